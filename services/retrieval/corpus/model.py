@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
 from services.retrieval.schemas import Article, Contact, LoadError, Runbook
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ("Corpus", "Roster", "Team")
 
