@@ -7,10 +7,12 @@ msgspec (``"8081"`` → ``8081``, ``"true"`` → ``True``), so a bad value fails
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import msgspec
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ("SettingsError", "from_env")
 

@@ -1,0 +1,113 @@
+"""HTTP handlers of the internal ``/v1`` API: decode the body, call the service, send its bytes.
+
+Bodies are decoded here with one prebuilt msgspec decoder per request type, so a bad body is answered with 400 and a
+message naming the field (``Expected `str`, got `int` - at `$.alert_type` ``) and never reaches the service.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+from litestar import Request, Response, get, post
+
+from services.retrieval.errors import InvalidRequestError, NotFoundError
+from services.retrieval.health import run_checks
+from services.retrieval.schemas import (
+    TOOL_PATHS,
+    DecisionTreeRequest,
+    ErrorResponse,
+    EscalationRequest,
+    FeedbackRequest,
+    HealthResponse,
+    KnowledgeBaseRequest,
+    ListSourcesRequest,
+    ProcedureRequest,
+    SearchRunbooksRequest,
+)
+from services.retrieval.service import Answer, RetrievalService
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from litestar.handlers import HTTPRouteHandler
+
+__all__ = ("routes",)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T", bound=msgspec.Struct)
+_JSON = "application/json"
+_encode = msgspec.json.Encoder().encode
+
+
+def error_response(status: int, code: str, message: str) -> Response[bytes]:
+    body = _encode(ErrorResponse(error=code, message=message))  # type: ignore[arg-type]
+    return Response(body, status_code=status, media_type=_JSON)
+
+
+def _service(request: Request[Any, Any, Any]) -> RetrievalService:
+    service: RetrievalService = request.app.state.service
+    return service
+
+
+def _tool(tool: str, body_type: type[T], call: Callable[[RetrievalService, T], Awaitable[Answer]]) -> HTTPRouteHandler:
+    decode = msgspec.json.Decoder(body_type).decode
+
+    async def handler(request: Request[Any, Any, Any]) -> Response[bytes]:
+        raw = await request.body()
+        try:
+            body = decode(raw or b"{}")
+        except msgspec.ValidationError as exc:
+            return error_response(400, "invalid_request", f"invalid {tool} arguments: {exc}")
+        except msgspec.DecodeError as exc:
+            return error_response(400, "invalid_request", f"request body is not valid JSON: {exc}")
+        try:
+            answer = await call(_service(request), body)
+        except NotFoundError as exc:
+            return error_response(404, "not_found", str(exc))
+        except InvalidRequestError as exc:
+            return error_response(400, "invalid_request", str(exc))
+        headers = {"x-cache": answer.cache} if answer.cache else None
+        return Response(answer.body, media_type=_JSON, headers=headers)
+
+    handler.__name__ = tool
+    return post(TOOL_PATHS[tool], name=tool, status_code=200, sync_to_thread=False)(handler)
+
+
+@get("/health", sync_to_thread=False)
+async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Every dependency checked; 503 when any is down (the service still answers from L1 and the index)."""
+    checks = await run_checks(_service(request), request.app.state.redis)
+    healthy = all(c.healthy for c in checks)
+    body = _encode(HealthResponse(status="healthy" if healthy else "degraded", checks=checks))
+    return Response(body, status_code=200 if healthy else 503, media_type=_JSON)
+
+
+@get("/ready", sync_to_thread=False)
+async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Ready once the corpus is indexed and the feedback store is open: what answering needs (Redis is optional)."""
+    service: RetrievalService | None = getattr(request.app.state, "service", None)
+    if service is None:
+        return Response(b'{"status":"starting"}', status_code=503, media_type=_JSON)
+    body = {"status": "ready", "runbooks": len(service.corpus.runbooks), "articles": len(service.corpus.articles)}
+    return Response(_encode(body), media_type=_JSON)
+
+
+@get("/v1/cache/stats", sync_to_thread=False)
+async def cache_stats(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return Response(_encode(_service(request).cache.stats()), media_type=_JSON)
+
+
+routes: list[HTTPRouteHandler] = [
+    _tool("search_runbooks", SearchRunbooksRequest, RetrievalService.search_runbooks),
+    _tool("get_decision_tree", DecisionTreeRequest, RetrievalService.decision_tree),
+    _tool("get_procedure", ProcedureRequest, RetrievalService.procedure),
+    _tool("get_escalation_path", EscalationRequest, RetrievalService.escalation),
+    _tool("list_sources", ListSourcesRequest, RetrievalService.list_sources),
+    _tool("search_knowledge_base", KnowledgeBaseRequest, RetrievalService.search_knowledge_base),
+    _tool("record_resolution_feedback", FeedbackRequest, RetrievalService.record_feedback),
+    health,
+    ready,
+    cache_stats,
+]
