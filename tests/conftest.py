@@ -1,3 +1,3 @@
 """Fixtures shared by the whole suite live in tests/support/; this file only registers them."""
 
-pytest_plugins = ["tests.support.redis", "tests.support.processes"]
+pytest_plugins = ["tests.support.redis", "tests.support.processes", "tests.support.http"]
