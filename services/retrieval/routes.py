@@ -72,10 +72,10 @@ def _tool(tool: str, body_type: type[T], call: Callable[[RetrievalService, T], A
         return Response(answer.body, media_type=_JSON, headers=headers)
 
     handler.__name__ = tool
-    return post(TOOL_PATHS[tool], name=tool, status_code=200, sync_to_thread=False)(handler)
+    return post(TOOL_PATHS[tool], name=tool, status_code=200)(handler)
 
 
-@get("/health", sync_to_thread=False)
+@get("/health")
 async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Every dependency checked; 503 when any is down (the service still answers from L1 and the index)."""
     checks = await run_checks(_service(request), request.app.state.redis)
@@ -84,7 +84,7 @@ async def health(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(body, status_code=200 if healthy else 503, media_type=_JSON)
 
 
-@get("/ready", sync_to_thread=False)
+@get("/ready")
 async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Ready once the corpus is indexed and the feedback store is open: what answering needs (Redis is optional)."""
     service: RetrievalService | None = getattr(request.app.state, "service", None)
@@ -94,7 +94,7 @@ async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(_encode(body), media_type=_JSON)
 
 
-@get("/v1/cache/stats", sync_to_thread=False)
+@get("/v1/cache/stats")
 async def cache_stats(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(_encode(_service(request).cache.stats()), media_type=_JSON)
 

@@ -170,7 +170,8 @@ class SearchRunbooksRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_un
     severity: Severity
     affected_systems: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=50)]
     context: JsonObject | None = None
-    limit: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5
+    limit: Annotated[int, msgspec.Meta(ge=1, le=50)] = 3
+    """Runbooks returned in full; three fit an agent's context and cover the usual near-misses."""
 
 
 class DecisionTreeRequest(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):

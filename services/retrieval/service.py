@@ -35,9 +35,7 @@ from services.retrieval.schemas import (
     LoadError,
     ProcedureRequest,
     Runbook,
-    RunbookMatch,
     SearchRunbooksRequest,
-    SearchRunbooksResponse,
     Severity,
     SourceHealth,
     SourceInfo,
@@ -55,6 +53,21 @@ __all__ = ("Answer", "RetrievalService")
 _encode = msgspec.json.Encoder().encode
 _decode_ranking = msgspec.json.Decoder(RankedRunbooks).decode
 _SEVERITIES: frozenset[str] = frozenset(("critical", "high", "medium", "low", "info"))
+
+
+class _EncodedMatch(msgspec.Struct, frozen=True):
+    """``RunbookMatch`` with the runbook already encoded: same JSON, without re-encoding ~4 KB per runbook per hit."""
+
+    runbook: msgspec.Raw
+    score: float
+    match_reasons: list[str]
+
+
+class _EncodedSearchResponse(msgspec.Struct, frozen=True):
+    """Encodes exactly as ``SearchRunbooksResponse`` (a test decodes one into the other)."""
+
+    runbooks: list[_EncodedMatch]
+    total_results: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +95,7 @@ class RetrievalService:
         # The author's estimates, kept apart so feedback is always blended with the original prior.
         self._priors = {key: rb.metadata for key, rb in corpus.runbooks.items()}
         self._feedback_lock = asyncio.Lock()
+        self._encoded: dict[str, tuple[Runbook, msgspec.Raw]] = {}
 
     @property
     def corpus(self) -> Corpus:
@@ -112,10 +126,21 @@ class RetrievalService:
         ranking = _decode_ranking(result.value)
         matches = []
         for hit in ranking.hits:
-            runbook = self._corpus.runbook(hit.id)
-            if runbook is not None:
-                matches.append(RunbookMatch(runbook=runbook, score=hit.score, match_reasons=hit.reasons))
-        return Answer(_encode(SearchRunbooksResponse(runbooks=matches, total_results=ranking.total)), result.tier)
+            encoded = self._encoded_runbook(hit.id)
+            if encoded is not None:
+                matches.append(_EncodedMatch(runbook=encoded, score=hit.score, match_reasons=hit.reasons))
+        return Answer(_encode(_EncodedSearchResponse(runbooks=matches, total_results=ranking.total)), result.tier)
+
+    def _encoded_runbook(self, runbook_id: str) -> msgspec.Raw | None:
+        """The runbook's JSON, encoded once per version: feedback replaces the runbook object, which re-encodes it."""
+        runbook = self._corpus.runbook(runbook_id)
+        if runbook is None:
+            return None
+        cached = self._encoded.get(runbook_id)
+        if cached is None or cached[0] is not runbook:
+            cached = (runbook, msgspec.Raw(_encode(runbook)))
+            self._encoded[runbook_id] = cached
+        return cached[1]
 
     def _rank_runbooks(self, request: SearchRunbooksRequest) -> RankedRunbooks:
         return self._runbook_ranker.rank(request, self._success_rate)

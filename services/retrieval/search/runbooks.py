@@ -84,18 +84,23 @@ class _Profile:
     systems: frozenset[str]
     system_words: frozenset[str]
     text_words: frozenset[str]
+    mention_words: frozenset[str]
+    """Text words that are not alert words: what a "mentions ..." reason may name."""
     severities: Mapping[str, Severity]
 
 
 def _profile(runbook: Runbook) -> _Profile:
     systems = frozenset(normalise_name(s) for s in runbook.affected_systems)
+    alert_words = tokens(runbook.alert_types, runbook.triggers)
+    text_words = tokens(runbook.title, runbook.description, runbook.affected_systems, runbook.triggers)
     return _Profile(
         alert_types=frozenset(normalise_name(a) for a in runbook.alert_types),
         triggers=frozenset(normalise_name(t) for t in runbook.triggers),
-        alert_words=tokens(runbook.alert_types, runbook.triggers),
+        alert_words=alert_words,
         systems=systems,
         system_words=tokens(runbook.affected_systems) - _GENERIC_SYSTEM_WORDS,
-        text_words=tokens(runbook.title, runbook.description, runbook.affected_systems, runbook.triggers),
+        text_words=text_words,
+        mention_words=text_words - alert_words,
         severities={k.lower(): v for k, v in runbook.severity_mapping.items()},
     )
 
@@ -142,46 +147,63 @@ class RunbookRanker:
 
     def rank(self, request: SearchRunbooksRequest, success_rate: Callable[[str], float | None]) -> RankedRunbooks:
         """Rank for ``request``; ``success_rate`` gives a runbook's current success rate by lower-cased id."""
-        alert = normalise_name(request.alert_type)
-        systems = [s.strip() for s in request.affected_systems if s.strip()]
-        query = words(request.alert_type) + [w for s in request.affected_systems for w in words(s)]
-        query += _context_words(request.context)
-        bm25 = dict(self._index.search(query, _CANDIDATES))
-        candidates = set(bm25) | set(self._by_alert.get(alert, ()))
-        query_words = frozenset(query)
+        query = _Query.of(request)
+        bm25 = dict(self._index.search(query.words, _CANDIDATES))
+        candidates = set(bm25) | set(self._by_alert.get(query.alert, ()))
         hits = []
         for position in candidates:
-            runbook_id = self._ids[position]
-            score, reasons = _score(
-                self._profiles[position],
-                alert,
-                request.severity,
-                systems,
-                query_words,
-                bm25.get(position, 0.0),
-                success_rate(runbook_id),
-            )
+            profile = self._profiles[position]
+            score, reasons = _score(profile, query, bm25.get(position, 0.0), success_rate(self._ids[position]))
             if score >= MIN_SCORE:
                 hits.append(RankedHit(self._runbooks[position].id, round(score, 4), reasons))
         hits.sort(key=lambda h: (-h.score, h.id))
         return RankedRunbooks(hits=hits[: request.limit], total=len(hits))
 
 
-def _score(
-    profile: _Profile,
-    alert: str,
-    severity: Severity,
-    systems: Sequence[str],
-    query_words: frozenset[str],
-    bm25: float,
-    success_rate: float | None,
-) -> tuple[float, list[str]]:
+@dataclass(frozen=True, slots=True)
+class _System:
+    given: str
+    name: str
+    distinctive: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """What scoring needs from a request, worked out once per search rather than once per candidate."""
+
+    alert: str
+    alert_words: frozenset[str]
+    severity: Severity
+    systems: tuple[_System, ...]
+    words: list[str]
+    word_set: frozenset[str]
+
+    @classmethod
+    def of(cls, request: SearchRunbooksRequest) -> _Query:
+        systems = tuple(
+            _System(s.strip(), normalise_name(s), tokens(s) - _GENERIC_SYSTEM_WORDS)
+            for s in request.affected_systems
+            if s.strip()
+        )
+        query_words = words(request.alert_type) + [w for s in request.affected_systems for w in words(s)]
+        query_words += _context_words(request.context)
+        return cls(
+            alert=normalise_name(request.alert_type),
+            alert_words=tokens(request.alert_type),
+            severity=request.severity,
+            systems=systems,
+            words=query_words,
+            word_set=frozenset(query_words),
+        )
+
+
+def _score(profile: _Profile, query: _Query, bm25: float, success_rate: float | None) -> tuple[float, list[str]]:
     reasons: list[str] = []
-    alert_score = _alert_score(profile, alert, reasons)
-    system_score = _system_score(profile, systems, reasons)
-    severity_score = _severity_score(profile, severity, reasons)
+    alert_score = _alert_score(profile, query, reasons)
+    system_score = _system_score(profile, query.systems, reasons)
+    severity_score = _severity_score(profile, query.severity, reasons)
     text_score = bm25 / (bm25 + 6.0)
-    mentioned = sorted((query_words & profile.text_words) - profile.alert_words)
+    mentioned = sorted(query.word_set & profile.mention_words)
     if mentioned:
         reasons.append("mentions " + ", ".join(mentioned[:5]))
     record = 0.5 if success_rate is None else success_rate
@@ -191,38 +213,35 @@ def _score(
     return min(total, 1.0), reasons
 
 
-def _alert_score(profile: _Profile, alert: str, reasons: list[str]) -> float:
-    if alert in profile.alert_types:
-        reasons.append(f"handles alert type {alert}")
+def _alert_score(profile: _Profile, query: _Query, reasons: list[str]) -> float:
+    if query.alert in profile.alert_types:
+        reasons.append(f"handles alert type {query.alert}")
         return 1.0
-    if alert in profile.triggers:
-        reasons.append(f"triggered by {alert}")
+    if query.alert in profile.triggers:
+        reasons.append(f"triggered by {query.alert}")
         return 0.85
-    alert_words = tokens(alert)
-    shared = alert_words & profile.alert_words
+    shared = query.alert_words & profile.alert_words
     if not shared:
         return 0.0
     reasons.append("related alert type (" + ", ".join(sorted(shared)) + ")")
-    return 0.6 * len(shared) / len(alert_words)
+    return 0.6 * len(shared) / len(query.alert_words)
 
 
-def _system_score(profile: _Profile, systems: Sequence[str], reasons: list[str]) -> float:
+def _system_score(profile: _Profile, systems: Sequence[_System], reasons: list[str]) -> float:
     if not systems:
         return 0.0
     total = 0.0
     named: list[str] = []
     for system in systems:
-        if normalise_name(system) in profile.systems:
+        if system.name in profile.systems:
             total += 1.0
-            named.append(system)
-            continue
-        distinctive = tokens(system) - _GENERIC_SYSTEM_WORDS
-        if distinctive & profile.system_words:
+        elif system.distinctive & profile.system_words:
             total += 0.7
-            named.append(system)
-        elif distinctive & profile.text_words:
+        elif system.distinctive & profile.text_words:
             total += 0.4
-            named.append(system)
+        else:
+            continue
+        named.append(system.given)
     if named:
         reasons.append("affects " + ", ".join(named))
     return total / len(systems)

@@ -71,7 +71,7 @@ def test_struct_and_mapping_agree_once_defaults_are_filled() -> None:
         alert_type="Disk_Space", severity="critical", affected_systems=["db-server", "web-server"]
     )
     as_mapping = {"alert_type": "disk_space", "severity": "critical", "affected_systems": ["web-server", "db-server"]}
-    assert cache_key("search_runbooks", request) == cache_key("search_runbooks", {**as_mapping, "limit": 5})
+    assert cache_key("search_runbooks", request) == cache_key("search_runbooks", {**as_mapping, "limit": 3})
 
 
 def test_optional_list_none_and_absent_collide() -> None:
