@@ -30,6 +30,7 @@ def main() -> int:
         access_log=False,
         log_config=None,
         lifespan="on",
+        timeout_keep_alive=75,  # outlives the gateway's pooled connections (60 s), so none is closed under it
     )
     return 0
 

@@ -14,7 +14,7 @@ from services.common.breaker import CircuitBreaker
 from services.retrieval.cache import MemoryCache, RedisCache, TieredCache
 from services.retrieval.corpus.loader import load_corpus
 from services.retrieval.feedback import FeedbackStore
-from services.retrieval.routes import routes
+from services.retrieval.routes import MAX_BODY_BYTES, routes
 from services.retrieval.service import RetrievalService
 
 if TYPE_CHECKING:
@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 __all__ = ("create_app",)
 
 log = logging.getLogger(__name__)
-
-MAX_BODY_BYTES = 1024 * 1024
 
 
 def create_app(settings: RetrievalSettings) -> Litestar:

@@ -10,8 +10,9 @@ import logging
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, Response, asgi, get
 
+from services.common.asgi import BodyTooLarge, ClientDisconnected, read_body, reply
 from services.retrieval.errors import InvalidRequestError, NotFoundError
 from services.retrieval.health import run_checks
 from services.retrieval.schemas import (
@@ -31,48 +32,62 @@ from services.retrieval.service import Answer, RetrievalService
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from litestar.handlers import HTTPRouteHandler
+    from litestar.handlers import ASGIRouteHandler, HTTPRouteHandler
+    from litestar.types import Receive, Scope, Send
 
-__all__ = ("routes",)
+__all__ = ("MAX_BODY_BYTES", "routes")
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=msgspec.Struct)
 _JSON = "application/json"
+MAX_BODY_BYTES = 1024 * 1024
 _encode = msgspec.json.Encoder().encode
 
 
-def error_response(status: int, code: str, message: str) -> Response[bytes]:
-    body = _encode(ErrorResponse(error=code, message=message))  # type: ignore[arg-type]
-    return Response(body, status_code=status, media_type=_JSON)
+def _error(code: str, message: str) -> bytes:
+    return _encode(ErrorResponse(error=code, message=message))  # type: ignore[arg-type]
+
+
+def _tool(tool: str, body_type: type[T], call: Callable[[RetrievalService, T], Awaitable[Answer]]) -> ASGIRouteHandler:
+    """A POST route for one tool, as a plain ASGI handler: this path is the service's hot path."""
+    decode = msgspec.json.Decoder(body_type).decode
+
+    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope.get("method") != "POST":
+            await reply(send, 405, _error("invalid_request", f"{tool} takes POST"), extra=[(b"allow", b"POST")])
+            return
+        try:
+            raw = await read_body(scope, receive, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            await reply(send, 413, _error("invalid_request", f"request body exceeds {MAX_BODY_BYTES} bytes"))
+            return
+        except ClientDisconnected:
+            return
+        try:
+            body = decode(raw or b"{}")
+        except msgspec.ValidationError as exc:  # a subclass of DecodeError: test it first
+            await reply(send, 400, _error("invalid_request", f"invalid {tool} arguments: {exc}"))
+            return
+        except msgspec.DecodeError as exc:
+            await reply(send, 400, _error("invalid_request", f"request body is not valid JSON: {exc}"))
+            return
+        try:
+            answer = await call(scope["app"].state.service, body)
+        except NotFoundError as exc:
+            await reply(send, 404, _error("not_found", str(exc)))
+            return
+        except InvalidRequestError as exc:
+            await reply(send, 400, _error("invalid_request", str(exc)))
+            return
+        await reply(send, 200, answer.body, extra=[(b"x-cache", answer.cache.encode())] if answer.cache else ())
+
+    handler.__name__ = tool
+    return asgi(TOOL_PATHS[tool], name=tool, copy_scope=False)(handler)
 
 
 def _service(request: Request[Any, Any, Any]) -> RetrievalService:
     service: RetrievalService = request.app.state.service
     return service
-
-
-def _tool(tool: str, body_type: type[T], call: Callable[[RetrievalService, T], Awaitable[Answer]]) -> HTTPRouteHandler:
-    decode = msgspec.json.Decoder(body_type).decode
-
-    async def handler(request: Request[Any, Any, Any]) -> Response[bytes]:
-        raw = await request.body()
-        try:
-            body = decode(raw or b"{}")
-        except msgspec.ValidationError as exc:
-            return error_response(400, "invalid_request", f"invalid {tool} arguments: {exc}")
-        except msgspec.DecodeError as exc:
-            return error_response(400, "invalid_request", f"request body is not valid JSON: {exc}")
-        try:
-            answer = await call(_service(request), body)
-        except NotFoundError as exc:
-            return error_response(404, "not_found", str(exc))
-        except InvalidRequestError as exc:
-            return error_response(400, "invalid_request", str(exc))
-        headers = {"x-cache": answer.cache} if answer.cache else None
-        return Response(answer.body, media_type=_JSON, headers=headers)
-
-    handler.__name__ = tool
-    return post(TOOL_PATHS[tool], name=tool, status_code=200)(handler)
 
 
 @get("/health")
@@ -99,7 +114,7 @@ async def cache_stats(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(_encode(_service(request).cache.stats()), media_type=_JSON)
 
 
-routes: list[HTTPRouteHandler] = [
+routes: list[HTTPRouteHandler | ASGIRouteHandler] = [
     _tool("search_runbooks", SearchRunbooksRequest, RetrievalService.search_runbooks),
     _tool("get_decision_tree", DecisionTreeRequest, RetrievalService.decision_tree),
     _tool("get_procedure", ProcedureRequest, RetrievalService.procedure),

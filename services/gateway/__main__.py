@@ -1,0 +1,65 @@
+"""``python -m services.gateway [--stdio]``: serve MCP over HTTP (uvicorn) or over stdin/stdout."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import uvicorn
+
+from services.common.settings import SettingsError
+from services.gateway.app import build_dispatcher, create_app, retrieval_client
+from services.gateway.mcp.stdio import serve_stdio
+from services.gateway.settings import LOOPBACK_HOSTS, GatewaySettings, load_settings
+
+
+async def _stdio(settings: GatewaySettings) -> None:
+    retrieval = retrieval_client(settings)
+    await retrieval.start()
+    try:
+        _, dispatcher = build_dispatcher(retrieval)
+        await serve_stdio(dispatcher)
+    finally:
+        await retrieval.aclose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.gateway", description="Personal Pipeline MCP gateway")
+    parser.add_argument("--stdio", action="store_true", help="serve MCP over stdin/stdout instead of HTTP")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"gateway: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
+    # stdout is the protocol channel in stdio mode: every log line goes to stderr, always.
+    logging.basicConfig(
+        level=settings.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.stdio:
+        asyncio.run(_stdio(settings))
+        return 0
+    if settings.gateway_host not in LOOPBACK_HOSTS and not settings.api_token and not settings.allow_unauthenticated:
+        print(  # noqa: T201
+            f"gateway: refusing to listen on {settings.gateway_host} without PP_API_TOKEN; set a token, or "
+            "PP_ALLOW_UNAUTHENTICATED=true if a proxy in front authenticates",
+            file=sys.stderr,
+        )
+        return 2
+    uvicorn.run(
+        create_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        lifespan="on",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The gateway's composition root: ``create_app(settings)`` wires the retrieval client, tools and front doors."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+from litestar import Litestar
+from litestar.middleware import DefineMiddleware
+
+from services.common.breaker import CircuitBreaker
+from services.gateway.calls import ToolCaller
+from services.gateway.guard import Guard
+from services.gateway.health import health_handlers
+from services.gateway.mcp.dispatch import Dispatcher, ServerInfo
+from services.gateway.mcp.http import mcp_handlers
+from services.gateway.rest import rest_handlers
+from services.gateway.retrieval_client import RetrievalClient
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from services.gateway.settings import GatewaySettings
+
+__all__ = ("build_dispatcher", "create_app", "server_info")
+
+log = logging.getLogger(__name__)
+
+
+def server_info() -> ServerInfo:
+    try:
+        return ServerInfo(name="personal-pipeline", version=version("personal-pipeline"))
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without installing
+        return ServerInfo(name="personal-pipeline", version="0.0.0")
+
+
+def retrieval_client(settings: GatewaySettings) -> RetrievalClient:
+    breaker = CircuitBreaker("retrieval", failure_threshold=5, reset_timeout_s=2.0)
+    return RetrievalClient(
+        settings.retrieval_url, settings.retrieval_timeout_s, settings.retrieval_connections, breaker
+    )
+
+
+def build_dispatcher(retrieval: RetrievalClient) -> tuple[ToolCaller, Dispatcher]:
+    caller = ToolCaller(retrieval)
+    return caller, Dispatcher(caller, server_info())
+
+
+def create_app(settings: GatewaySettings) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        retrieval = retrieval_client(settings)
+        await retrieval.start()
+        try:
+            caller, dispatcher = build_dispatcher(retrieval)
+            app.state.retrieval = retrieval
+            app.state.caller = caller
+            app.state.dispatcher = dispatcher
+            app.state.max_body_bytes = settings.max_body_bytes
+            log.info("gateway ready: MCP at /mcp, REST at /mcp/call, retrieval at %s", settings.retrieval_url)
+            yield
+        finally:
+            await retrieval.aclose()
+
+    guard = DefineMiddleware(Guard, token=settings.api_token, extra_origins=settings.extra_origins)
+    return Litestar(
+        route_handlers=[*mcp_handlers, *rest_handlers, *health_handlers],
+        lifespan=[lifespan],
+        middleware=[guard],
+        openapi_config=None,
+        request_max_body_size=settings.max_body_bytes,
+        logging_config=None,
+    )
