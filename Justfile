@@ -31,15 +31,25 @@ fmt:
     ruff format .
     ruff check --fix .
 
+# Run the whole stack until Ctrl-C: Redis (found or embedded), retrieval on :8081, the MCP gateway on :8080
+[group('run')]
+serve *ARGS:
+    exec python -m services {{ARGS}}
+
 # Run the retrieval service on PP_RETRIEVAL_HOST:PP_RETRIEVAL_PORT (default 127.0.0.1:8081)
 [group('run')]
 serve-retrieval:
-    python -m services.retrieval
+    exec python -m services.retrieval
 
 # Benchmark the retrieval service: search latency in process, cached req/s and open-loop latency over HTTP
 [group('bench')]
 bench-retrieval *ARGS:
     python -m services.retrieval.bench {{ARGS}}
+
+# Benchmark a cached MCP tools/call through gateway and retrieval (both on one core, load on the other)
+[group('bench')]
+bench-gateway *ARGS:
+    python -m services.gateway.bench {{ARGS}}
 
 # Regenerate the shipped sample corpus (seeded, deterministic)
 [group('setup')]
