@@ -1,6 +1,6 @@
 """``python -m services`` (``just serve``): Redis, retrieval and the MCP gateway together, until Ctrl-C.
 
-The work is in ``services.stack``; this module only reads the command line.
+The work is in ``services.launch`` (``services.launch.stack.run``); this module only reads the command line.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from services.stack import run
+from services.launch.stack import run
 
 
 def main(argv: list[str] | None = None) -> int:
