@@ -59,10 +59,13 @@ async def reply(
     send: Send,
     status: int,
     body: bytes,
-    content_type: bytes = JSON,
+    content_type: bytes | None = JSON,
     extra: Iterable[tuple[bytes, bytes]] = (),
 ) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()), *extra]
+    """Send a complete response; ``content_type`` None for an empty body that has none (a 202, say)."""
+    headers = [(b"content-length", str(len(body)).encode()), *extra]
+    if content_type is not None:
+        headers.append((b"content-type", content_type))
     start: HTTPResponseStartEvent = {"type": "http.response.start", "status": status, "headers": headers}
     await send(start)
     end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body, "more_body": False}

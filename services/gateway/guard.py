@@ -33,10 +33,22 @@ def origin_allowed(origin: str, extra: frozenset[str]) -> bool:
     return parts.scheme in ("http", "https") and host in _LOOPBACK
 
 
+_PROBES = frozenset({"/live", "/ready"})
+"""Liveness and readiness say nothing about the data and are polled by orchestrators without credentials."""
+
+
+def _credentials(authorization: bytes | None) -> bytes:
+    """The token of a ``Bearer`` authorization (the scheme is case-insensitive, RFC 9110 §11.1), else ``b""``."""
+    if authorization is None:
+        return b""
+    scheme, _, token = authorization.strip().partition(b" ")
+    return token.strip() if scheme.lower() == b"bearer" else b""
+
+
 class Guard:
     def __init__(self, app: ASGIApp, token: str | None, extra_origins: frozenset[str]) -> None:
         self._app = app
-        self._expected = f"Bearer {token}".encode() if token else None
+        self._token = token.encode() if token else None
         self._extra = extra_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,7 +65,11 @@ class Guard:
             body = jsonrpc.error(None, jsonrpc.INVALID_REQUEST, "forbidden: Origin not allowed (PP_ALLOWED_ORIGINS)")
             await reply(send, 403, body)
             return
-        if self._expected is not None and not hmac.compare_digest(authorization or b"", self._expected):
+        if (
+            self._token is not None
+            and scope["path"] not in _PROBES
+            and not hmac.compare_digest(_credentials(authorization), self._token)
+        ):
             body = jsonrpc.error(None, jsonrpc.INVALID_REQUEST, "unauthorized: send Authorization: Bearer <token>")
             await reply(send, 401, body, extra=[(b"www-authenticate", b'Bearer realm="personal-pipeline"')])
             return

@@ -77,11 +77,11 @@ class RetrievalClient:
         except (TimeoutError, OSError) as exc:
             self._breaker.record_failure()
             reason = f"timed out after {self._timeout} s" if isinstance(exc, TimeoutError) else str(exc)
-            raise RetrievalUnavailable(f"retrieval at {self._base} did not answer: {reason}") from exc
+            raise RetrievalUnavailable(f"retrieval is unavailable: {self._base} did not answer ({reason})") from exc
         if response.status >= 500:
             self._breaker.record_failure()
             detail = response.body[:200].decode(errors="replace")
-            raise RetrievalUnavailable(f"retrieval failed with HTTP {response.status}: {detail}")
+            raise RetrievalUnavailable(f"retrieval is unavailable: it failed with HTTP {response.status}: {detail}")
         self._breaker.record_success()
         cache = response.headers.get(b"x-cache")
         return Reply(response.status, response.body, cache.decode() if cache else None)

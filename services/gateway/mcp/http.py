@@ -50,7 +50,7 @@ async def _answer(scope: Scope, send: Send, body: bytes, status: int = 200) -> N
 async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     """POST carries one JSON-RPC message; GET and DELETE are 405 (no server stream, no sessions)."""
     if scope.get("method") != "POST":
-        await reply(send, 405, b"", extra=[(b"allow", b"POST")])
+        await reply(send, 405, b"", content_type=None, extra=[(b"allow", b"POST")])
         return
     app_state = scope["app"].state
     try:
@@ -90,7 +90,7 @@ async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
     dispatcher: Dispatcher = app_state.dispatcher
     answer = await dispatcher.handle(message)
     if answer is None:
-        await reply(send, 202, b"")
+        await reply(send, 202, b"", content_type=None)
     else:
         await _answer(scope, send, answer)
 

@@ -29,15 +29,41 @@ async def serve_stdio(dispatcher: Dispatcher) -> None:
     transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, sys.stdout)
     writer = asyncio.StreamWriter(transport, protocol, None, loop)
     try:
-        while line := await reader.readline():
-            if not line.strip():
+        while (line := await _next_line(reader)) is not None:
+            if line is _TOO_LONG:
+                reply: bytes | None = jsonrpc.error(None, jsonrpc.INVALID_REQUEST, f"message over {_MAX_LINE} bytes")
+            elif not line.strip():
                 continue
-            reply = await _reply(dispatcher, line)
+            else:
+                reply = await _reply(dispatcher, line)
             if reply is not None:
                 writer.write(reply + b"\n")
                 await writer.drain()
     finally:
         writer.close()
+
+
+_TOO_LONG = b"<too long>"
+
+
+async def _next_line(reader: asyncio.StreamReader) -> bytes | None:
+    """The next line, ``_TOO_LONG`` for a line over the limit (skipped whole), None at end of input."""
+    try:
+        return await reader.readuntil(b"\n")
+    except asyncio.IncompleteReadError as exc:
+        return exc.partial or None
+    except asyncio.LimitOverrunError as exc:
+        consumed = exc.consumed
+    while True:  # drop the oversized line, up to and including its newline
+        await reader.readexactly(consumed)
+        try:
+            await reader.readuntil(b"\n")
+        except asyncio.LimitOverrunError as again:
+            consumed = again.consumed
+            continue
+        except asyncio.IncompleteReadError:
+            return None
+        return _TOO_LONG
 
 
 async def _reply(dispatcher: Dispatcher, line: bytes) -> bytes | None:
