@@ -7,16 +7,21 @@ are forwarded as they came, since retrieval decodes them with the same Struct.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import msgspec
+from opentelemetry import metrics, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from otel import contract
 from services.gateway.retrieval_client import RetrievalUnavailable
 from services.gateway.tools import TOOLS
 from services.retrieval.schemas import ErrorResponse
 
 if TYPE_CHECKING:
+    from services.gateway.performance import PerformanceWindow
     from services.gateway.retrieval_client import RetrievalClient
     from services.gateway.tools import ToolSpec
 
@@ -42,15 +47,44 @@ class Outcome:
 
 
 class ToolCaller:
-    def __init__(self, retrieval: RetrievalClient) -> None:
+    def __init__(self, retrieval: RetrievalClient, window: PerformanceWindow | None = None) -> None:
         self._retrieval = retrieval
+        self._window = window
         self._decoders = {name: msgspec.json.Decoder(spec.arguments).decode for name, spec in TOOLS.items()}
+        self._tracer = trace.get_tracer(contract.INSTRUMENTATION_SCOPE)
+        self._duration = metrics.get_meter(contract.INSTRUMENTATION_SCOPE).create_histogram(
+            contract.MCP_SERVER_DURATION, unit="s", description="Duration of MCP tool calls, per tool and outcome."
+        )
 
     def spec(self, name: str) -> ToolSpec | None:
         return TOOLS.get(name)
 
-    async def call(self, name: str, arguments: bytes) -> Outcome:
-        """Call tool ``name`` with its arguments as JSON (``b"{}"`` or empty for none)."""
+    async def call(self, name: str, arguments: bytes, request_id: int | str | None = None) -> Outcome:
+        """Call tool ``name`` with its arguments as JSON (``b"{}"`` or empty for none), traced and timed."""
+        started = time.perf_counter()
+        tool = name if name in TOOLS else "_unknown"  # a client's typo must not become a metric series
+        attributes: dict[str, str] = {contract.MCP_METHOD_NAME: "tools/call", contract.GEN_AI_TOOL_NAME: tool}
+        if request_id is not None:
+            attributes[contract.JSONRPC_REQUEST_ID] = str(request_id)
+        with self._tracer.start_as_current_span(
+            contract.TOOL_CALL_SPAN.format(tool=tool), kind=SpanKind.INTERNAL, attributes=attributes
+        ) as span:
+            outcome = await self._call(name, arguments)
+            span.set_attribute(contract.TOOL_OUTCOME, outcome.kind)
+            if not outcome.ok:
+                span.set_attribute(contract.ERROR_TYPE, outcome.kind)
+                span.set_status(Status(StatusCode.ERROR, outcome.message[:200]))
+        elapsed = time.perf_counter() - started
+        labels = {contract.MCP_METHOD_NAME: "tools/call", contract.GEN_AI_TOOL_NAME: tool}
+        labels[contract.TOOL_OUTCOME] = outcome.kind
+        if not outcome.ok:
+            labels[contract.ERROR_TYPE] = outcome.kind
+        self._duration.record(elapsed, labels)
+        if self._window is not None:
+            self._window.record(tool, elapsed, outcome.ok, outcome.cache)
+        return outcome
+
+    async def _call(self, name: str, arguments: bytes) -> Outcome:
         decode = self._decoders.get(name)
         if decode is None:
             known = ", ".join(TOOLS)

@@ -10,10 +10,15 @@ success (or a health check's) closes the breaker again.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from opentelemetry import metrics, propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from otel import contract
 from services.common.http1 import ConnectionPool
 
 if TYPE_CHECKING:
@@ -46,6 +51,11 @@ class RetrievalClient:
         self._connections = connections
         self._breaker = breaker
         self._pool: ConnectionPool | None = None
+        self._tracer = trace.get_tracer(contract.INSTRUMENTATION_SCOPE)
+        self._duration = metrics.get_meter(contract.INSTRUMENTATION_SCOPE).create_histogram(
+            contract.HTTP_CLIENT_DURATION, unit="s", description="Duration of the gateway's calls to retrieval."
+        )
+        self._peer = {contract.SERVER_ADDRESS: self._host, contract.SERVER_PORT: self._port}
 
     @property
     def breaker(self) -> CircuitBreaker:
@@ -59,21 +69,57 @@ class RetrievalClient:
             await self._pool.aclose()
             self._pool = None
 
-    def _request(self, method: str, path: str, body: bytes) -> bytes:
+    def _request(self, method: str, path: str, body: bytes, trace_headers: dict[str, str] | None = None) -> bytes:
         head = (
             f"{method} {self._prefix}{path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         )
-        return head.encode("latin-1") + body
+        if trace_headers:
+            head += "".join(f"{name}: {value}\r\n" for name, value in trace_headers.items())
+        return (head + "\r\n").encode("latin-1") + body
 
     async def post(self, path: str, body: bytes) -> Reply:
-        """POST ``body`` to ``path``; 2xx and 4xx are answers, anything else raises ``RetrievalUnavailable``."""
+        """POST ``body`` to ``path``; 2xx and 4xx are answers, anything else raises ``RetrievalUnavailable``.
+
+        Each call is a CLIENT span whose context travels in ``traceparent`` (and the caller's ``baggage``), so
+        retrieval's spans join the gateway's trace.
+        """
+        attributes: dict[str, Any] = {contract.HTTP_REQUEST_METHOD: "POST", contract.URL_FULL: self._base + path}
+        attributes.update(self._peer)
+        span = self._tracer.start_span(f"POST {path}", kind=SpanKind.CLIENT, attributes=attributes)
+        started = time.perf_counter()
+        status: int | None = None
+        error: str | None = None
+        try:
+            reply = await self._post(path, body, span)
+            status = reply.status
+            if status >= 400:
+                error = str(status)
+            return reply
+        except RetrievalUnavailable as exc:
+            error = type(exc.__cause__).__qualname__ if exc.__cause__ else "unavailable"
+            raise
+        finally:
+            labels: dict[str, Any] = {contract.HTTP_REQUEST_METHOD: "POST", **self._peer}
+            if status is not None:
+                span.set_attribute(contract.HTTP_RESPONSE_STATUS_CODE, status)
+                labels[contract.HTTP_RESPONSE_STATUS_CODE] = status
+            if error is not None:
+                span.set_attribute(contract.ERROR_TYPE, error)
+                span.set_status(Status(StatusCode.ERROR))
+                labels[contract.ERROR_TYPE] = error
+            span.end()
+            self._duration.record(time.perf_counter() - started, labels)
+
+    async def _post(self, path: str, body: bytes, span: trace.Span) -> Reply:
         if not self._breaker.allow():
             raise RetrievalUnavailable("retrieval is unavailable (failing fast after repeated errors); retry shortly")
         assert self._pool is not None, "RetrievalClient.start() was not awaited"
+        headers: dict[str, str] = {}
+        propagate.inject(headers, context=trace.set_span_in_context(span))
         try:
             async with asyncio.timeout(self._timeout):
-                response = await self._pool.request(self._request("POST", path, body))
+                response = await self._pool.request(self._request("POST", path, body, headers))
         except (TimeoutError, OSError) as exc:
             self._breaker.record_failure()
             reason = f"timed out after {self._timeout} s" if isinstance(exc, TimeoutError) else str(exc)

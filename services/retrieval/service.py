@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import msgspec
+from opentelemetry import trace
 
+from otel import contract
 from services.retrieval.cache import TieredCache, cache_key
 from services.retrieval.decisions import evaluate_tree, select_context
 from services.retrieval.errors import InvalidRequestError, NotFoundError
@@ -96,6 +98,7 @@ class RetrievalService:
         self._priors = {key: rb.metadata for key, rb in corpus.runbooks.items()}
         self._feedback_lock = asyncio.Lock()
         self._encoded: dict[str, tuple[Runbook, msgspec.Raw]] = {}
+        self._tracer = trace.get_tracer(contract.INSTRUMENTATION_SCOPE)
 
     @property
     def corpus(self) -> Corpus:
@@ -143,7 +146,10 @@ class RetrievalService:
         return cached[1]
 
     def _rank_runbooks(self, request: SearchRunbooksRequest) -> RankedRunbooks:
-        return self._runbook_ranker.rank(request, self._success_rate)
+        with self._tracer.start_as_current_span(contract.SEARCH_SPAN.format(index="runbooks")) as span:
+            ranking = self._runbook_ranker.rank(request, self._success_rate)
+            span.set_attribute(contract.SEARCH_RESULTS, ranking.total)
+        return ranking
 
     def _success_rate(self, runbook_id: str) -> float | None:
         runbook = self._corpus.runbooks.get(runbook_id)
@@ -264,7 +270,9 @@ class RetrievalService:
 
     async def search_knowledge_base(self, request: KnowledgeBaseRequest) -> Answer:
         async def compute() -> tuple[bytes, bool]:
-            ranking = self._article_ranker.rank(request, self._now())
+            with self._tracer.start_as_current_span(contract.SEARCH_SPAN.format(index="knowledge_base")) as span:
+                ranking = self._article_ranker.rank(request, self._now())
+                span.set_attribute(contract.SEARCH_RESULTS, ranking.total)
             results = []
             for hit in ranking.hits:
                 article = self._corpus.articles[hit.id.lower()]

@@ -110,7 +110,7 @@ class Dispatcher:
             return jsonrpc.error(request_id, jsonrpc.INVALID_PARAMS, f"invalid tools/call params: {exc}")
         if self._caller.spec(call.name) is None:
             return jsonrpc.error(request_id, jsonrpc.INVALID_PARAMS, f"unknown tool: {call.name}")
-        outcome = await self._caller.call(call.name, bytes(call.arguments))
+        outcome = await self._caller.call(call.name, bytes(call.arguments), request_id)
         if outcome.ok:
             text = outcome.body.decode()
             content = _CallResult([_TextContent(text)], isError=False, structuredContent=msgspec.Raw(outcome.body))

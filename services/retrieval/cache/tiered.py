@@ -29,7 +29,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Literal
 
 import msgspec
+from opentelemetry import trace
 
+from otel import contract
 from services.retrieval.cache.keys import TTL_SECONDS, ContentType
 from services.retrieval.schemas import CacheStats, TierStats
 
@@ -57,6 +59,10 @@ class _Fill(msgspec.Struct, frozen=True, gc=False):
     l2_asked: bool
 
 
+_l1_attributes = {t: {contract.CACHE_TIER: "l1", contract.CACHE_CONTENT_TYPE: t} for t in TTL_SECONDS}
+_l2_attributes = {t: {contract.CACHE_TIER: "l2", contract.CACHE_CONTENT_TYPE: t} for t in TTL_SECONDS}
+
+
 class TieredCache:
     def __init__(self, l1: MemoryCache, l2: RedisCache | None, negative_ttl_s: float) -> None:
         self._l1 = l1
@@ -68,9 +74,13 @@ class TieredCache:
         self._l1_misses = dict.fromkeys(TTL_SECONDS, 0)
         self._l2_hits = dict.fromkeys(TTL_SECONDS, 0)
         self._l2_misses = dict.fromkeys(TTL_SECONDS, 0)
+        self._tracer = trace.get_tracer(contract.INSTRUMENTATION_SCOPE)
 
     async def get_or_compute(self, content_type: ContentType, key: str, compute: Compute) -> CacheResult:
+        span = self._tracer.start_span(contract.CACHE_SPAN, attributes=_l1_attributes[content_type])
         hit = self._l1.get(key)
+        span.set_attribute(contract.CACHE_HIT, hit is not None)
+        span.end()
         if hit is not None:
             self._l1_hits[content_type] += 1
             return CacheResult(hit[0], "l1")
@@ -98,7 +108,13 @@ class TieredCache:
         l2 = self._l2
         try:
             l2_asked = l2 is not None and l2.available
-            hit = await l2.get(key) if l2 is not None else None
+            hit = None
+            if l2 is not None:
+                with self._tracer.start_as_current_span(
+                    contract.CACHE_SPAN, attributes=_l2_attributes[content_type]
+                ) as span:
+                    hit = await l2.get(key)
+                    span.set_attribute(contract.CACHE_HIT, hit is not None)
             if hit is not None:
                 value, remaining = hit
                 self._store_l1(key, future, value, remaining)
