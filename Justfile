@@ -51,6 +51,17 @@ bench-retrieval *ARGS:
 bench-gateway *ARGS:
     python -m services.gateway.bench {{ARGS}}
 
+# Start the compose stack (docs/compose.md): Redis, OTel Collector, Jaeger, Prometheus, Grafana, both services
+[group('compose')]
+up *ARGS:
+    docker compose up --detach --build --wait {{ARGS}}
+    @echo "gateway http://127.0.0.1:8080/mcp · Jaeger http://127.0.0.1:16686 · Grafana http://127.0.0.1:3000 · Prometheus http://127.0.0.1:9090"
+
+# Stop the compose stack; its volumes stay (`just down -v` removes them: Prometheus data, the feedback database)
+[group('compose')]
+down *ARGS:
+    docker compose down {{ARGS}}
+
 # Regenerate the shipped sample corpus (seeded, deterministic)
 [group('setup')]
 corpus:
