@@ -13,14 +13,13 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import baggage, context, metrics, propagate, trace
+from opentelemetry import baggage, context, metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel import contract
+from otel.propagation import extract_context
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
     from opentelemetry.metrics import Histogram
     from opentelemetry.trace import Tracer
 
@@ -29,13 +28,6 @@ __all__ = ("ServerSpanMiddleware",)
 ASGIApp = Any  # the ASGI callable types of whichever framework hosts us; kept loose on purpose
 
 _DEFAULT_UNTRACED = frozenset({"/metrics", "/live", "/ready", "/health"})
-
-
-_WANTED = (b"traceparent", b"tracestate", b"baggage")
-
-
-def _trace_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    return {name.decode(): value.decode("latin-1") for name, value in headers if name in _WANTED}
 
 
 class ServerSpanMiddleware:
@@ -65,7 +57,7 @@ class ServerSpanMiddleware:
         method = scope["method"]
         route = scope.get("path_template") or ""
         name = f"{method} {route}" if route else method
-        parent = propagate.extract(_trace_headers(scope["headers"]))
+        parent = extract_context(scope["headers"])
         attributes: dict[str, Any] = {
             contract.HTTP_REQUEST_METHOD: method,
             contract.URL_PATH: scope["path"],
