@@ -9,13 +9,15 @@ import sys
 
 import uvicorn
 
+from otel import contract, setup_telemetry
 from services.common.settings import SettingsError
-from services.gateway.app import build_dispatcher, create_app, retrieval_client
+from services.gateway.app import build_dispatcher, create_app, retrieval_client, server_info
 from services.gateway.mcp.stdio import serve_stdio
 from services.gateway.settings import LOOPBACK_HOSTS, GatewaySettings, load_settings
 
 
 async def _stdio(settings: GatewaySettings) -> None:
+    telemetry = setup_telemetry(contract.GATEWAY_SERVICE, service_version=server_info().version)
     retrieval = retrieval_client(settings)
     await retrieval.start()
     try:
@@ -23,6 +25,7 @@ async def _stdio(settings: GatewaySettings) -> None:
         await serve_stdio(dispatcher)
     finally:
         await retrieval.aclose()
+        telemetry.shutdown()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,12 +10,16 @@ from typing import TYPE_CHECKING
 from litestar import Litestar
 from litestar.middleware import DefineMiddleware
 
+from otel import contract, setup_telemetry
+from otel.asgi import ServerSpanMiddleware
 from services.common.breaker import CircuitBreaker
 from services.gateway.calls import ToolCaller
 from services.gateway.guard import Guard
 from services.gateway.health import health_handlers
 from services.gateway.mcp.dispatch import Dispatcher, ServerInfo
 from services.gateway.mcp.http import mcp_handlers
+from services.gateway.observability import observability_handlers
+from services.gateway.performance import PerformanceWindow
 from services.gateway.rest import rest_handlers
 from services.gateway.retrieval_client import RetrievalClient
 
@@ -43,18 +47,25 @@ def retrieval_client(settings: GatewaySettings) -> RetrievalClient:
     )
 
 
-def build_dispatcher(retrieval: RetrievalClient) -> tuple[ToolCaller, Dispatcher]:
-    caller = ToolCaller(retrieval)
+def build_dispatcher(
+    retrieval: RetrievalClient, window: PerformanceWindow | None = None
+) -> tuple[ToolCaller, Dispatcher]:
+    caller = ToolCaller(retrieval, window)
     return caller, Dispatcher(caller, server_info())
 
 
 def create_app(settings: GatewaySettings) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Providers first: every tracer and instrument below is taken from them.
+        telemetry = setup_telemetry(contract.GATEWAY_SERVICE, service_version=server_info().version)
         retrieval = retrieval_client(settings)
         await retrieval.start()
         try:
-            caller, dispatcher = build_dispatcher(retrieval)
+            window = PerformanceWindow()
+            caller, dispatcher = build_dispatcher(retrieval, window)
+            app.state.telemetry = telemetry
+            app.state.performance = window
             app.state.retrieval = retrieval
             app.state.caller = caller
             app.state.dispatcher = dispatcher
@@ -63,12 +74,14 @@ def create_app(settings: GatewaySettings) -> Litestar:
             yield
         finally:
             await retrieval.aclose()
+            telemetry.shutdown()
 
     guard = DefineMiddleware(Guard, token=settings.api_token, extra_origins=settings.extra_origins)
     return Litestar(
-        route_handlers=[*mcp_handlers, *rest_handlers, *health_handlers],
+        route_handlers=[*mcp_handlers, *rest_handlers, *health_handlers, *observability_handlers],
         lifespan=[lifespan],
-        middleware=[guard],
+        # The span middleware is outermost, so rejected requests (403, 401) are traced too.
+        middleware=[DefineMiddleware(ServerSpanMiddleware), guard],
         openapi_config=None,
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,

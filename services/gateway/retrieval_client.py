@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from opentelemetry import metrics, propagate, trace
+from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel import contract
+from otel.propagation import header_lines
 from services.common.http1 import ConnectionPool
 
 if TYPE_CHECKING:
@@ -69,14 +70,12 @@ class RetrievalClient:
             await self._pool.aclose()
             self._pool = None
 
-    def _request(self, method: str, path: str, body: bytes, trace_headers: dict[str, str] | None = None) -> bytes:
+    def _request(self, method: str, path: str, body: bytes, trace_headers: bytes = b"") -> bytes:
         head = (
             f"{method} {self._prefix}{path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         )
-        if trace_headers:
-            head += "".join(f"{name}: {value}\r\n" for name, value in trace_headers.items())
-        return (head + "\r\n").encode("latin-1") + body
+        return head.encode("latin-1") + trace_headers + b"\r\n" + body
 
     async def post(self, path: str, body: bytes) -> Reply:
         """POST ``body`` to ``path``; 2xx and 4xx are answers, anything else raises ``RetrievalUnavailable``.
@@ -115,8 +114,7 @@ class RetrievalClient:
         if not self._breaker.allow():
             raise RetrievalUnavailable("retrieval is unavailable (failing fast after repeated errors); retry shortly")
         assert self._pool is not None, "RetrievalClient.start() was not awaited"
-        headers: dict[str, str] = {}
-        propagate.inject(headers, context=trace.set_span_in_context(span))
+        headers = header_lines(trace.set_span_in_context(span))
         try:
             async with asyncio.timeout(self._timeout):
                 response = await self._pool.request(self._request("POST", path, body, headers))

@@ -109,6 +109,12 @@ async def ready(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(_encode(body), media_type=_JSON)
 
 
+@get("/metrics")
+async def prometheus_metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    body, content_type = request.app.state.telemetry.prometheus_text()
+    return Response(body, media_type=content_type)
+
+
 @get("/v1/cache/stats")
 async def cache_stats(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(_encode(_service(request).cache.stats()), media_type=_JSON)
@@ -125,4 +131,5 @@ routes: list[HTTPRouteHandler | ASGIRouteHandler] = [
     health,
     ready,
     cache_stats,
+    prometheus_metrics,
 ]
