@@ -167,16 +167,19 @@ def pin(cpu: int) -> None:
 
 
 def start_service(module: str, env: Mapping[str, str], ready_url: str, cpu: int | None = 0) -> subprocess.Popen[bytes]:
-    """Start ``python -m module`` (pinned to ``cpu``) and wait until ``ready_url`` answers 200."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", module],
-        env={**os.environ, **env},
-        preexec_fn=None if cpu is None else (lambda: pin(cpu)),
-    )
+    """Start ``python -m module`` and wait until ``ready_url`` answers 200; then pin it (not its children) to ``cpu``.
+
+    Pinning after start-up leaves processes the service spawned while starting (the span exporter) free to run on
+    the other core, as they would beside a real collector.
+    """
+    proc = subprocess.Popen([sys.executable, "-m", module], env={**os.environ, **env})
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), urllib.request.urlopen(ready_url, timeout=1) as response:
             if response.status == 200:
+                if cpu is not None:
+                    with contextlib.suppress(OSError):
+                        os.sched_setaffinity(proc.pid, {cpu})
                 return proc
         if proc.poll() is not None:
             raise SystemExit(f"{module} failed to start (exit {proc.returncode})")

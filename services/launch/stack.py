@@ -3,7 +3,8 @@
 Why a launcher rather than three terminals: the order matters (the gateway needs retrieval, retrieval wants Redis),
 a user should not have to find or start a Redis, and stopping must leave nothing behind. So ``run``
 
-* picks a Redis and says which (``services.launch.redis``);
+* picks a Redis and says which (``services.launch.redis``), and starts the embedded OTLP receiver
+  (``python -m otel.receiver``) unless ``OTEL_EXPORTER_OTLP_ENDPOINT`` names a collector;
 * checks both ports before starting anything, so a taken port fails at once with the variable to set
   (``services.launch.ports``);
 * starts retrieval, waits for its ``/ready``, then the gateway with ``PP_RETRIEVAL_URL`` pointing at it, and waits
@@ -39,9 +40,19 @@ if TYPE_CHECKING:
 __all__ = ("StackError", "StackSettings", "run")
 
 
+def telemetry_endpoint(settings: StackSettings) -> tuple[str, bool]:
+    """Where the services export OTLP, and whether the embedded receiver must be started to take it."""
+    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if endpoint:
+        return endpoint, False
+    return base_url(settings.receiver_host, settings.receiver_port), True
+
+
 def banner(settings: StackSettings, redis_choice: RedisChoice) -> str:
     gateway = base_url(settings.gateway_host, settings.gateway_port)
     retrieval = base_url(settings.retrieval_host, settings.retrieval_port)
+    endpoint, embedded = telemetry_endpoint(settings)
+    telemetry = f"{endpoint} (embedded receiver)" if embedded else f"{endpoint} (OTEL_EXPORTER_OTLP_ENDPOINT)"
     return "\n".join(
         (
             "",
@@ -52,6 +63,7 @@ def banner(settings: StackSettings, redis_choice: RedisChoice) -> str:
             f"  ready          {gateway}/ready    {retrieval}/ready",
             f"  retrieval      {retrieval}",
             f"  Redis          {redis_choice.description}",
+            f"  telemetry      {telemetry}",
             "Ctrl-C to stop",
             "",
         )
@@ -69,20 +81,28 @@ class Options:
 def _start_services(
     settings: StackSettings, redis_choice: RedisChoice, children: list[Child], stop: StopSignals, options: Options
 ) -> None:
-    env = {**os.environ, "PP_REDIS_URL": redis_choice.url}
+    endpoint, embedded = telemetry_endpoint(settings)
+    env = {**os.environ, "PP_REDIS_URL": redis_choice.url, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
     retrieval_url = base_url(settings.retrieval_host, settings.retrieval_port)
-    services = (
-        ("retrieval", env, retrieval_url),
-        ("gateway", {**env, "PP_RETRIEVAL_URL": retrieval_url}, base_url(settings.gateway_host, settings.gateway_port)),
-    )
+    services = [
+        ("retrieval", "services.retrieval", env, retrieval_url),
+        (
+            "gateway",
+            "services.gateway",
+            {**env, "PP_RETRIEVAL_URL": retrieval_url},
+            base_url(settings.gateway_host, settings.gateway_port),
+        ),
+    ]
+    if embedded:  # first, so the services' first exports land; stopped after them, so their last ones do too
+        services.insert(0, ("receiver", "otel.receiver", env, endpoint))
     if os.environ.get("PP_RETRIEVAL_URL", retrieval_url) != retrieval_url:
         say(f"ignoring PP_RETRIEVAL_URL: the gateway uses the retrieval started here, {retrieval_url}", warn=True)
-    for name, child_env, url in services:
+    for name, module, child_env, url in services:
         if stop.requested:
             raise Stopped
         log = options.workdir / f"{name}.log" if options.quiet else None
         say(f"starting {name} on {url}")
-        child = Child.spawn(name, [sys.executable, "-m", f"services.{name}"], child_env, log)
+        child = Child.spawn(name, [sys.executable, "-m", module], child_env, log)
         children.append(child)
         wait_ready(child, url, children, stop, options.ready_timeout_s)
 
@@ -97,6 +117,8 @@ def run(*, quiet: bool = False, ready_timeout_s: float = 60.0) -> int:
             settings = from_env(StackSettings)
             check_port(settings.retrieval_host, settings.retrieval_port, "PP_RETRIEVAL_PORT")
             check_port(settings.gateway_host, settings.gateway_port, "PP_GATEWAY_PORT")
+            if telemetry_endpoint(settings)[1]:
+                check_port(settings.receiver_host, settings.receiver_port, "PP_RECEIVER_PORT")
             if settings.retrieval_port == settings.gateway_port:
                 raise StackError("PP_RETRIEVAL_PORT and PP_GATEWAY_PORT must differ", code=2)
             redis_choice = choose_redis(settings, options.workdir, stop)

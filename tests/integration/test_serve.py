@@ -60,6 +60,8 @@ class Stack:
         environ |= {
             "PP_RETRIEVAL_PORT": str(self.retrieval_port),
             "PP_GATEWAY_PORT": str(self.gateway_port),
+            "PP_RECEIVER_PORT": str(free_port()),
+            "PP_RECEIVER_STORE": str(tmp_path / "data" / "telemetry.sqlite3"),
             "PP_DATA_DIR": str(tmp_path / "data"),
             "PYTHONUNBUFFERED": "1",
             "TMPDIR": str(tmp_path),  # a SIGKILLed launcher cannot remove its temporary directory
