@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 
-import uvicorn
-
 from otel import contract, setup_telemetry
+from services.common.serve import configure_logging, serve
 from services.common.settings import SettingsError
 from services.gateway.app import build_dispatcher, create_app, retrieval_client, server_info
 from services.gateway.mcp.stdio import serve_stdio
@@ -38,9 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gateway: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     # stdout is the protocol channel in stdio mode: every log line goes to stderr, always.
-    logging.basicConfig(
-        level=settings.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     if args.stdio:
         asyncio.run(_stdio(settings))
         return 0
@@ -51,16 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    uvicorn.run(
-        create_app(settings),
-        host=settings.gateway_host,
-        port=settings.gateway_port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        lifespan="on",
-    )
+    serve(create_app(settings), settings.gateway_host, settings.gateway_port)
     return 0
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
-import uvicorn
-
+from services.common.serve import configure_logging, serve
 from services.common.settings import SettingsError
 from services.retrieval.app import create_app
 from services.retrieval.settings import load_settings
@@ -18,20 +16,9 @@ def main() -> int:
     except SettingsError as exc:
         print(f"retrieval: {exc}", file=sys.stderr)  # noqa: T201
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.retrieval_host,
-        port=settings.retrieval_port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        lifespan="on",
-        timeout_keep_alive=75,  # outlives the gateway's pooled connections (60 s), so none is closed under it
-    )
+    configure_logging(settings.log_level)
+    # The keep-alive outlives the gateway's pooled connections (60 s), so none is closed under it.
+    serve(create_app(settings), settings.retrieval_host, settings.retrieval_port, timeout_keep_alive=75)
     return 0
 
 
