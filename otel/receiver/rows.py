@@ -334,13 +334,20 @@ def _histogram_row(ctx: _MetricContext, point: HistogramDataPoint) -> PointRow:
         point.start_time_unix_nano,
         point.time_unix_nano,
         point.flags,
-        count=point.count,
-        sum_=point.sum if point.HasField("sum") else None,
-        min_=point.min if point.HasField("min") else None,
-        max_=point.max if point.HasField("max") else None,
+        **_distribution(point),
         bounds=_encode(list(point.explicit_bounds)).decode(),
         counts=_encode(list(point.bucket_counts)).decode(),
     )
+
+
+def _distribution(point: HistogramDataPoint | ExponentialHistogramDataPoint) -> dict[str, Any]:
+    """Count, sum, min and max: what both histogram kinds carry (sum, min and max are optional in OTLP)."""
+    return {
+        "count": point.count,
+        "sum_": point.sum if point.HasField("sum") else None,
+        "min_": point.min if point.HasField("min") else None,
+        "max_": point.max if point.HasField("max") else None,
+    }
 
 
 def _exponential_row(ctx: _MetricContext, point: ExponentialHistogramDataPoint) -> PointRow:
@@ -357,10 +364,7 @@ def _exponential_row(ctx: _MetricContext, point: ExponentialHistogramDataPoint) 
         point.start_time_unix_nano,
         point.time_unix_nano,
         point.flags,
-        count=point.count,
-        sum_=point.sum if point.HasField("sum") else None,
-        min_=point.min if point.HasField("min") else None,
-        max_=point.max if point.HasField("max") else None,
+        **_distribution(point),
         exponential=_encode(buckets).decode(),
     )
 
