@@ -41,6 +41,21 @@ serve *ARGS:
 serve-retrieval:
     exec python -m services.retrieval
 
+# Run a seed scenario (normal, peak, storm, stress, spike) on the embedded stack, or on --target URL
+[group('load')]
+load SCENARIO *ARGS:
+    python -m loadtests load {{SCENARIO}} {{ARGS}}
+
+# Run a k6-style load script (python -m loadtests run --help)
+[group('load')]
+run SCRIPT *ARGS:
+    python -m loadtests run {{SCRIPT}} {{ARGS}}
+
+# Benchmark the load generator itself: requests/s of one worker, and its scheduler's lateness at 1,000/s
+[group('bench')]
+bench-loadgen *ARGS:
+    python -m loadtests.engine.bench {{ARGS}}
+
 # Benchmark the retrieval service: search latency in process, cached req/s and open-loop latency over HTTP
 [group('bench')]
 bench-retrieval *ARGS:
