@@ -269,6 +269,11 @@ class Coordinator:
             self.tracebacks.update(message.tracebacks)
 
     def _drain_own(self) -> None:
+        """Merge what setup() and teardown() recorded.
+
+        Not during the run: a report from a process that does not report every second would close the timeline's
+        seconds before the workers' reports for them arrive.
+        """
         report = self.registry.drain(time.time())
         report.worker = -1
         self.aggregate.merge_report(report)
@@ -391,7 +396,6 @@ class Coordinator:
                 stop_event.set()
             if now >= next_eval:
                 next_eval = now + THRESHOLD_EVERY_S
-                self._drain_own()
                 self.results = evaluate(self.thresholds, self.aggregate, self.elapsed)
                 aborting = abort_reasons(self.results, self.elapsed)
                 if aborting and self.aborted is None:

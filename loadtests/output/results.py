@@ -60,6 +60,11 @@ class ScenarioSummary(msgspec.Struct, kw_only=True):
     executor: str
     description: str
     interrupted: int = 0
+    start_s: float = 0.0
+    """When the scenario began scheduling iterations, in seconds from the test's start (after ``--duration``)."""
+    end_s: float = 0.0
+    """When it stopped scheduling them (in-flight iterations may run into ``gracefulStop`` after)."""
+    tags: dict[str, str] = {}
 
 
 class Health(msgspec.Struct, kw_only=True):
@@ -235,7 +240,8 @@ def _jsonable(raw: Any) -> Any:
 
 
 def build_summary(outcome: RunOutcome) -> Summary:
-    from loadtests.options import describe
+    from loadtests.options import describe  # keeps this module importable without the engine
+    from loadtests.schedules import end_offset
 
     return _compose(
         aggregate=outcome.aggregate,
@@ -256,6 +262,9 @@ def build_summary(outcome: RunOutcome) -> Summary:
                 executor=scenario.executor,
                 description=describe(scenario),
                 interrupted=outcome.scenarios[name].interrupted if name in outcome.scenarios else 0,
+                start_s=scenario.start_time,
+                end_s=scenario.start_time + end_offset(scenario),
+                tags=dict(scenario.tags),
             )
             for name, scenario in outcome.options.scenarios.items()
         },
