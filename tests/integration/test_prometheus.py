@@ -1,21 +1,17 @@
 """A real Prometheus scrapes both services' /metrics, and PromQL over our histograms answers.
 
-Prometheus is Debian's package (``.ci/static-checks.sh`` installs it in CI). Without it the test skips locally and
-fails in CI, like the Redis tests.
+Prometheus is Debian's package, started by ``tests.support.prometheus`` (it skips locally without it, fails in CI).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.ports import free_port
+from tests.support.prometheus import run_prometheus
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,44 +25,12 @@ pytestmark = pytest.mark.redis
 QUERY = "histogram_quantile(0.95, sum by (le) (rate(http_server_request_duration_seconds_bucket[1m])))"
 
 
-def prometheus_binary() -> str:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        message = "prometheus is not installed (apt-get install prometheus)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return binary
-
-
 @pytest.fixture
 def prometheus(stack: Stack, tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """Prometheus scraping both services every second; yields its port and its log file."""
-    binary = prometheus_binary()
-    targets = ", ".join(f"'127.0.0.1:{port}'" for port in (stack.gateway.port, stack.retrieval.port))
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        f"scrape_configs:\n  - job_name: pp\n    static_configs:\n      - targets: [{targets}]\n"
-    )
-    port = free_port()
-    log_path = tmp_path / "prometheus.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield port, log_path
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    targets = [f"127.0.0.1:{port}" for port in (stack.gateway.port, stack.retrieval.port)]
+    with run_prometheus({"pp": targets}, tmp_path) as running:
+        yield running.port, running.log_path
 
 
 async def test_prometheus_scrapes_both_services(stack: Stack, http: JsonClient, prometheus: tuple[int, Path]) -> None:

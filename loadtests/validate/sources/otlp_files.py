@@ -1,0 +1,270 @@
+"""OTLP JSON-lines files, as the Collector's file exporter (and ``otel.receiver --jsonl``) writes them.
+
+Each line is one export request: ``{"resourceSpans": ...}`` or ``{"resourceMetrics": ...}``. A path is one file or
+a directory of them (``*.json``, ``*.jsonl``, ``*.ndjson``, optionally ``.gz``); a trace may be split over several
+lines and files, in any order.
+
+Files can be large, so they are streamed a line at a time and never held whole, and a line is decoded only when a
+cheap byte test says it may matter: a run is found in two passes, the first decoding only the lines that contain
+the run id (to learn the run's trace ids), the second only the lines that mention one of those traces. Run
+membership is the store's rule: a trace belongs to the run when any of its spans carries ``pp.run.id`` (as a span
+attribute, else on its resource), and then all its spans do, except any that carries a different run id. A span
+exported twice (a retried export) is kept once.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from loadtests.validate.formats import SpanFormatError
+from loadtests.validate.sources._otlp import (
+    attributes,
+    get,
+    hex_id,
+    items,
+    resource_spans_of,
+    run_id_of,
+    spans_with_run,
+)
+from loadtests.validate.sources._series import (
+    Point,
+    PointKind,
+    counter_increase,
+    gauge_samples,
+    histogram_increase,
+    label_text,
+)
+from loadtests.validate.sources.base import SourceError
+from otel.contract import RUN_ID
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+
+    from loadtests.validate.sources.base import BucketHistogram, GaugeSamples, GroupKey
+    from loadtests.validate.spans import SpanRecord
+
+__all__ = ("OtlpFileSource",)
+
+_SUFFIXES = (".json", ".jsonl", ".ndjson")
+_TRACE_ID = re.compile(rb'"trace_?[iI]d"\s*:\s*"([^"]*)"')
+_PLAIN = re.compile(r"[A-Za-z0-9._:~+-]+")
+_decode = msgspec.json.Decoder().decode
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
+_CUMULATIVE_NAMES = {"AGGREGATION_TEMPORALITY_DELTA": 1, "AGGREGATION_TEMPORALITY_CUMULATIVE": 2}
+
+
+def _read_lines(file: Path) -> Iterator[bytes]:
+    if file.suffix == ".gz":
+        with gzip.open(file, "rb") as stream:
+            yield from stream
+    else:
+        with file.open("rb") as stream:
+            yield from stream
+
+
+def _int(value: Any) -> int | None:
+    if value is None:
+        return None
+    return int(value)
+
+
+class OtlpFileSource:
+    """Spans and metrics of OTLP JSON-lines files; every call re-reads the files (they may still grow)."""
+
+    def __init__(self, path: str | Path, *, baseline_lookback_s: float = 300.0) -> None:
+        self.path = Path(path)
+        self.name = f"otlp:{self.path}"
+        self.baseline_lookback_ns = int(baseline_lookback_s * 1e9)
+        self._queries: list[str] = []
+        if not self.path.exists():
+            raise SourceError(f"{self.name}: no such file or directory")
+        if self.path.is_dir() and not self._files():
+            raise SourceError(f"{self.name}: no *.json, *.jsonl or *.ndjson files in the directory")
+
+    def _files(self) -> list[Path]:
+        if self.path.is_file():
+            return [self.path]
+        return sorted(
+            p
+            for p in self.path.iterdir()
+            if p.is_file() and p.name.removesuffix(".gz").endswith(_SUFFIXES) and not p.name.startswith(".")
+        )
+
+    def _lines(self) -> Iterator[tuple[str, int, bytes]]:
+        """``(file, line number, line)`` for every non-blank line of every file, one line in memory at a time."""
+        for file in self._files():
+            try:
+                for number, line in enumerate(_read_lines(file), 1):
+                    if line.strip():
+                        yield file.name, number, line
+            except (OSError, EOFError) as error:
+                reason = getattr(error, "strerror", None) or error
+                raise SourceError(f"{self.name}: cannot read {file}: {reason}") from None
+
+    def _decode(self, file: str, number: int, line: bytes) -> Any:
+        try:
+            return _decode(line)
+        except msgspec.DecodeError as error:
+            raise SourceError(f"{self.name}: {file} line {number} is not JSON ({error})") from None
+
+    def _spans(self, file: str, number: int, line: bytes) -> list[tuple[SpanRecord, str | None]]:
+        """The spans of one line, each with the run id it carries."""
+        try:
+            return list(spans_with_run(self._decode(file, number, line)))
+        except SpanFormatError as error:
+            raise SourceError(f"{self.name}: {file} line {number}: {error}") from None
+
+    # --- spans --------------------------------------------------------------------------------------------------
+
+    def spans_of_run(self, run_id: str) -> list[SpanRecord]:
+        self._queries.append(f"spans of the traces with {RUN_ID}={run_id!r} in {self.path}")
+        traces = self._run_traces(run_id)
+        if not traces:
+            return []
+        out: dict[tuple[str, str], SpanRecord] = {}
+        for file, number, line in self._lines():
+            if any(hex_id(found) in traces for found in _TRACE_ID.findall(line)):
+                for record, carried in self._spans(file, number, line):
+                    if record.trace_id in traces and (carried is None or carried == run_id):
+                        out.setdefault((record.trace_id, record.span_id), record)
+        return sorted(out.values(), key=lambda s: (s.start_ns, s.trace_id, s.span_id))
+
+    def _run_traces(self, run_id: str) -> set[str]:
+        """The first pass: ids of the traces with a span carrying the run id (only lines naming it are decoded)."""
+        needle = msgspec.json.encode(run_id) if _PLAIN.fullmatch(run_id) else None  # bytes only for unescaped text
+        traces: set[str] = set()
+        for file, number, line in self._lines():
+            if needle is not None and needle not in line:
+                continue
+            for resource_spans in resource_spans_of(self._decode(file, number, line)):
+                resource_run = run_id_of(items(get(resource_spans, "resource", "resource"), "attributes", "attributes"))
+                for scope in items(resource_spans, "scopeSpans", "scope_spans"):
+                    for span in items(scope, "spans", "spans"):
+                        carried = run_id_of(items(span, "attributes", "attributes")) or resource_run
+                        if carried == run_id:
+                            traces.add(hex_id(str(get(span, "traceId", "trace_id"))))
+        return traces
+
+    def spans_in_window(self, start_ns: int, end_ns: int) -> list[SpanRecord]:
+        self._queries.append(f"spans starting in [{start_ns}, {end_ns}) ns in {self.path}")
+        out: dict[tuple[str, str], SpanRecord] = {}
+        for file, number, line in self._lines():
+            if b"resourceSpans" not in line and b"resource_spans" not in line:
+                continue
+            for record, _ in self._spans(file, number, line):
+                if start_ns <= record.start_ns < end_ns:
+                    out.setdefault((record.trace_id, record.span_id), record)
+        return sorted(out.values(), key=lambda s: (s.start_ns, s.trace_id, s.span_id))
+
+    # --- metrics ------------------------------------------------------------------------------------------------
+
+    def _points(self, metric: str, start_ns: int, end_ns: int) -> list[Point]:
+        first = start_ns - self.baseline_lookback_ns
+        self._queries.append(f"points of {metric} stamped in [{first}, {end_ns}] ns in {self.path}")
+        needle = msgspec.json.encode(metric)
+        seen: set[tuple[str, int, int | None]] = set()
+        points: list[Point] = []
+        for file, number, line in self._lines():
+            if needle not in line:
+                continue
+            for resource_metrics in items(self._decode(file, number, line), "resourceMetrics", "resource_metrics"):
+                resource = attributes(items(get(resource_metrics, "resource", "resource"), "attributes", "attributes"))
+                resource_labels = {key: label_text(value) for key, value in resource.items()}
+                resource_key = _encode_sorted(resource).decode()
+                for scope in items(resource_metrics, "scopeMetrics", "scope_metrics"):
+                    scope_name = str(get(get(scope, "scope", "scope"), "name", "name") or "")
+                    for found in items(scope, "metrics", "metrics"):
+                        if isinstance(found, dict) and found.get("name") == metric:
+                            for point in self._metric_points(found, resource_labels, resource_key, scope_name):
+                                identity = (point.series, point.time_ns, point.start_ns)
+                                if first <= point.time_ns <= end_ns and identity not in seen:
+                                    seen.add(identity)
+                                    points.append(point)
+        return points
+
+    def _metric_points(
+        self, metric: dict[str, Any], resource_labels: dict[str, str], resource_key: str, scope_name: str
+    ) -> Iterator[Point]:
+        kinds: dict[str, PointKind] = {"histogram": "histogram", "sum": "sum", "gauge": "gauge"}
+        key = next((key for key in kinds if isinstance(metric.get(key), dict)), None)
+        if key is None:
+            if isinstance(metric.get("exponentialHistogram") or metric.get("exponential_histogram"), dict):
+                raise SourceError(f"{self.name}: {metric['name']} is an exponential histogram; only explicit buckets")
+            return
+        kind, data = kinds[key], metric[key]
+        temporality = get(data, "aggregationTemporality", "aggregation_temporality")
+        temporality = _CUMULATIVE_NAMES.get(temporality, temporality) if isinstance(temporality, str) else temporality
+        monotonic = bool(get(data, "isMonotonic", "is_monotonic"))
+        for raw in items(data, "dataPoints", "data_points"):
+            point_attributes = attributes(items(raw, "attributes", "attributes"))
+            labels = {**resource_labels, **{name: label_text(value) for name, value in point_attributes.items()}}
+            series = "\x1f".join((scope_name, _encode_sorted(point_attributes).decode(), resource_key))
+            time_ns = _int(get(raw, "timeUnixNano", "time_unix_nano")) or 0
+            start_ns = _int(get(raw, "startTimeUnixNano", "start_time_unix_nano")) or None
+            if kind == "histogram":
+                counts = tuple(int(c) for c in items(raw, "bucketCounts", "bucket_counts"))
+                bounds = tuple(float(b) for b in items(raw, "explicitBounds", "explicit_bounds"))
+                if len(counts) != len(bounds) + 1:
+                    continue  # a point without buckets (count and sum only) says nothing about the distribution
+                count = _int(raw.get("count"))
+                yield Point(
+                    series=series,
+                    labels=labels,
+                    kind=kind,
+                    time_ns=time_ns,
+                    start_ns=start_ns,
+                    delta=temporality == 1,
+                    bounds=bounds,
+                    counts=counts,
+                    count=sum(counts) if count is None else count,
+                    sum=float(raw.get("sum") or 0.0),
+                )
+                continue
+            value = get(raw, "asDouble", "as_double")
+            if value is None:
+                value = get(raw, "asInt", "as_int")
+            yield Point(
+                series=series,
+                labels=labels,
+                kind=kind,
+                time_ns=time_ns,
+                start_ns=start_ns,
+                delta=temporality == 1,
+                monotonic=monotonic,
+                value=float(value or 0),
+            )
+
+    def histogram(
+        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
+    ) -> dict[GroupKey, BucketHistogram]:
+        points = self._points(metric, start_ns, end_ns)
+        return histogram_increase(metric, points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
+
+    def counter(
+        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
+    ) -> dict[GroupKey, float]:
+        points = self._points(metric, start_ns, end_ns)
+        return counter_increase(points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
+
+    def gauge(
+        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
+    ) -> dict[GroupKey, GaugeSamples]:
+        points = self._points(metric, start_ns, end_ns)
+        return gauge_samples(points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
+
+    def queries(self) -> list[str]:
+        return list(self._queries)
+
+    def close(self) -> None:
+        """Nothing is held open between calls."""
+
+    def __enter__(self) -> OtlpFileSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

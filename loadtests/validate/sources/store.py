@@ -1,0 +1,167 @@
+"""The embedded receiver's SQLite store (``otel.receiver``): the default source, spans and metrics.
+
+Spans come from ``otel.receiver.query`` (run membership by baggage run id, repeats of retried exports dropped) and
+are converted with ``formats.from_store_span``. Metrics are the stored OTLP points (cumulative, as the services
+export them), turned into window increases by ``_series``; points up to ``baseline_lookback_s`` before the window
+are read too, so the last point before the window can serve as the baseline.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from loadtests.validate.formats import from_store_span
+from loadtests.validate.sources._series import (
+    Point,
+    counter_increase,
+    gauge_samples,
+    histogram_increase,
+    label_text,
+)
+from loadtests.validate.sources.base import SourceError
+from otel.receiver import query
+from otel.receiver.settings import ReceiverSettings
+from otel.receiver.store import StoreError
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Mapping, Sequence
+
+    from loadtests.validate.sources.base import BucketHistogram, GaugeSamples, GroupKey
+    from loadtests.validate.spans import SpanRecord
+
+__all__ = ("StoreSource", "default_store_path")
+
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
+
+
+def default_store_path() -> Path:
+    """Where ``python -m otel.receiver`` (and so ``just serve``) writes: ``PP_RECEIVER_STORE`` or its default."""
+    return Path(os.environ.get("PP_RECEIVER_STORE") or ReceiverSettings().receiver_store)
+
+
+class StoreSource:
+    """A read-only view of one store file; safe to use while a receiver still writes it."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, baseline_lookback_s: float = 300.0) -> None:
+        self.path = Path(path) if path is not None else default_store_path()
+        self.name = f"store:{self.path}"
+        self.baseline_lookback_ns = int(baseline_lookback_s * 1e9)
+        self._queries: list[str] = []
+        try:
+            self._conn: sqlite3.Connection | None = query.connect(self.path)
+        except StoreError as error:
+            raise SourceError(f"{self.name}: {error}") from None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise SourceError(f"{self.name} is closed")
+        return self._conn
+
+    def _record(self, call: str, *args: Any, **kwargs: Any) -> None:
+        parts = [repr(str(self.path)), *map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items() if v is not None)]
+        self._queries.append(f"otel.receiver.query.{call}({', '.join(parts)})")
+
+    # --- spans --------------------------------------------------------------------------------------------------
+
+    def spans_of_run(self, run_id: str) -> list[SpanRecord]:
+        self._record("spans_of_run", run_id)
+        return [from_store_span(span) for span in query.spans_of_run(self._connection(), run_id)]
+
+    def spans_in_window(self, start_ns: int, end_ns: int) -> list[SpanRecord]:
+        self._record("spans_in_window", start_ns, end_ns)
+        return [from_store_span(span) for span in query.spans_in_window(self._connection(), start_ns, end_ns)]
+
+    # --- metrics ------------------------------------------------------------------------------------------------
+
+    def _points(self, metric: str, start_ns: int, end_ns: int) -> list[Point]:
+        first = start_ns - self.baseline_lookback_ns
+        self._record("metric_points", metric, start_ns=first, end_ns=end_ns + 1)
+        found = query.metric_points(self._connection(), metric, start_ns=first, end_ns=end_ns + 1)
+        if found and all(p.type in ("exponential_histogram", "summary") for p in found):
+            raise SourceError(f"{self.name}: {metric} is a {found[0].type}; only explicit-bucket histograms are read")
+        resource_labels: dict[int, dict[str, str]] = {}
+        points: list[Point] = []
+        for raw in found:
+            point = _point(raw, resource_labels)
+            if point is not None:
+                points.append(point)
+        return points
+
+    def histogram(
+        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
+    ) -> dict[GroupKey, BucketHistogram]:
+        points = self._points(metric, start_ns, end_ns)
+        return histogram_increase(metric, points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
+
+    def counter(
+        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
+    ) -> dict[GroupKey, float]:
+        points = self._points(metric, start_ns, end_ns)
+        return counter_increase(points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
+
+    def gauge(
+        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
+    ) -> dict[GroupKey, GaugeSamples]:
+        points = self._points(metric, start_ns, end_ns)
+        return gauge_samples(points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
+
+    def queries(self) -> list[str]:
+        return list(self._queries)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> StoreSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _point(raw: query.MetricPoint, resource_labels: dict[int, dict[str, str]]) -> Point | None:
+    resource = resource_labels.get(id(raw.resource))
+    if resource is None:
+        resource = {key: label_text(value) for key, value in raw.resource.items()}
+        resource_labels[id(raw.resource)] = resource
+    labels = {**resource, **{key: label_text(value) for key, value in raw.attributes.items()}}
+    labels["service.name"] = raw.service_name
+    if raw.service_instance_id is not None:
+        labels["service.instance.id"] = raw.service_instance_id
+    series = "\x1f".join(
+        (
+            raw.service_name,
+            raw.service_instance_id or "",
+            raw.scope_name,
+            _encode_sorted(raw.attributes).decode(),
+            _encode_sorted(raw.resource).decode(),
+        )
+    )
+    common: dict[str, Any] = {"series": series, "labels": labels, "time_ns": raw.time_ns, "start_ns": raw.start_ns}
+    if raw.type == "histogram":
+        if raw.bucket_bounds is None or raw.bucket_counts is None:
+            return None
+        return Point(
+            kind="histogram",
+            delta=raw.temporality == 1,
+            bounds=tuple(raw.bucket_bounds),
+            counts=tuple(raw.bucket_counts),
+            count=raw.count if raw.count is not None else sum(raw.bucket_counts),
+            sum=raw.sum or 0.0,
+            **common,
+        )
+    if raw.type in ("sum", "gauge") and raw.value is not None:
+        return Point(
+            kind="sum" if raw.type == "sum" else "gauge",
+            delta=raw.temporality == 1,
+            monotonic=bool(raw.monotonic),
+            value=float(raw.value),
+            **common,
+        )
+    return None
