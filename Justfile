@@ -46,6 +46,16 @@ serve-retrieval:
 load SCENARIO *ARGS:
     python -m loadtests load {{SCENARIO}} {{ARGS}}
 
+# Judge a run against the targets from its spans and metrics (a reports/<run-id>/ folder, or --run-id/--source)
+[group('load')]
+validate *ARGS:
+    python -m loadtests validate {{ARGS}}
+
+# The multi-phase benchmark (warmup, baseline, load, cache, stress, memory) and the capacity search; --quick for CI
+[group('bench')]
+bench *ARGS:
+    python -m loadtests bench {{ARGS}}
+
 # Run a k6-style load script (python -m loadtests run --help)
 [group('load')]
 run SCRIPT *ARGS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import os
 import socket
 import sys
@@ -26,6 +27,8 @@ from loadtests.output.progress import Progress
 from loadtests.output.results import RawWriter, build_summary, merge_files, write_summary
 from loadtests.output.summary import render_summary
 from loadtests.segments import parse_shard
+from loadtests.validate.run import ValidateOptions, validate
+from loadtests.validate.terminal import render_verdict
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -74,11 +77,78 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser("load", help="run one of the seed's scenarios, on the embedded stack unless --target")
     load.add_argument("scenario", help="normal, peak, storm, stress or spike")
     load.add_argument("--reports", default="reports", help="where reports/<run-id>/ goes (default: reports)")
+    load.add_argument("--no-validate", action="store_true", help="skip validating the run at the end")
+    load.add_argument("--targets", help="targets file for the validation (TOML or YAML)")
+    load.add_argument("--strict", action="store_true", help="validation warnings fail too")
     _add_run_options(load)
+    validate = commands.add_parser("validate", help="judge a run from its spans and metrics against the targets")
+    add_validate_arguments(validate)
     merge = commands.add_parser("merge", help="merge JSON summaries (shards or runs) into one")
     merge.add_argument("summaries", nargs="+", help="JSON summaries from --summary-export")
     merge.add_argument("--output", "-o", help="write the merged JSON summary here")
     return parser
+
+
+def add_validate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("report", nargs="?", help="a reports/<run-id>/ folder from `just load` (its summary and store)")
+    parser.add_argument("--run-id", help="the run to judge (its baggage run id); default: the summary's")
+    parser.add_argument("--summary", help="the load run's summary.json: client latency, phases, scenario targets")
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        help="store:PATH (default), otlp:PATH, jaeger:URL, prometheus:URL; twice for spans + metrics",
+    )
+    parser.add_argument("--since", help="select by time window instead of run id (ISO 8601)")
+    parser.add_argument("--until", help="end of the time window (ISO 8601; default now)")
+    parser.add_argument("--targets", help="targets file (TOML or YAML) overriding the seed's defaults")
+    parser.add_argument("--baseline", help="a previous run's verdict.json to compare with")
+    parser.add_argument("--strict", action="store_true", help="warnings (aspirational targets, gates) fail too")
+    parser.add_argument("--out", help="where verdict.json, junit.xml, report.html and traces/ go")
+
+
+def _validate_options(args: argparse.Namespace) -> tuple[ValidateOptions, Path]:
+    report = Path(args.report) if args.report else None
+    summary = Path(args.summary) if args.summary else None
+    sources = list(args.source)
+    if report is not None:
+        if not report.is_dir():
+            raise ConfigError(f"{report} is not a report folder (reports/<run-id>/ from `just load`)")
+        summary = summary or (report / "summary.json" if (report / "summary.json").exists() else None)
+        if not sources and (report / "telemetry.sqlite3").exists():
+            sources = [f"store:{report / 'telemetry.sqlite3'}"]
+    window = None
+    if args.since:
+        try:
+            since = dt.datetime.fromisoformat(args.since)
+            until = dt.datetime.fromisoformat(args.until) if args.until else dt.datetime.now(dt.UTC)
+        except ValueError as error:
+            raise ConfigError(f"--since/--until take ISO 8601 times: {error}") from None
+        window = (int(since.timestamp() * 1e9), int(until.timestamp() * 1e9))
+    out = Path(args.out) if args.out else (report or Path("reports") / f"validate-{args.run_id or 'window'}")
+    options = ValidateOptions(
+        run_id=args.run_id,
+        window_ns=window,
+        sources=sources,
+        summary=summary,
+        targets=Path(args.targets) if args.targets else None,
+        baseline=Path(args.baseline) if args.baseline else None,
+        strict=args.strict,
+        out_dir=out,
+    )
+    return options, out
+
+
+def _judge(options: ValidateOptions, out: Path) -> int:
+    validation = validate(options)
+    print(render_verdict(validation.verdict), flush=True)
+    print(f"validation: {out / 'report.html'} (also verdict.json, junit.xml, traces/)", file=sys.stderr)
+    return validation.verdict.exit_code
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    options, out = _validate_options(args)
+    return _judge(options, out)
 
 
 def _run_config(args: argparse.Namespace, script: str, target: str) -> RunConfig:
@@ -196,8 +266,22 @@ def cmd_load(args: argparse.Namespace) -> int:
         config = _run_config(args, script, stack.mcp_url)
         outcome = asyncio.run(_execute(config, quiet=args.quiet, raw=raw))
     code = _finish(outcome, summary_path)
+    if args.no_validate:
+        print(f"report: {report_dir}/", file=sys.stderr)
+        return code
+    judged = _judge(
+        ValidateOptions(
+            run_id=run_id,
+            sources=[f"store:{stack.store_path}"],
+            summary=build_summary(outcome),
+            targets=Path(args.targets) if args.targets else None,
+            strict=args.strict,
+            out_dir=report_dir,
+        ),
+        report_dir,
+    )
     print(f"report: {report_dir}/", file=sys.stderr)
-    return code
+    return code or judged  # the run's own code first (99: thresholds), else the verdict's (1 fail, 2 no verdict)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -210,7 +294,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run, "load": cmd_load, "merge": cmd_merge}
+    handlers = {"run": cmd_run, "load": cmd_load, "merge": cmd_merge, "validate": cmd_validate}
     try:
         return handlers[args.command](args)
     except LoadTestError as error:

@@ -29,6 +29,7 @@ from loadtests.errors import SCRIPT_EXCEPTION, LoadTestError
 __all__ = ("EmbeddedStack", "free_port", "wait_ready")
 
 _STOP_TIMEOUT_S = 30.0
+METRIC_EXPORT_INTERVAL_MS = 5000
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -91,6 +92,8 @@ class EmbeddedStack:
             PP_RECEIVER_PORT=str(self.receiver_port),
             PP_RECEIVER_STORE=str(self.store_path),
         )
+        # memory and CPU over the run need samples during it, not only the export at shutdown
+        env.setdefault("OTEL_METRIC_EXPORT_INTERVAL", str(METRIC_EXPORT_INTERVAL_MS))
         if "OTEL_EXPORTER_OTLP_ENDPOINT" in os.environ:  # the user's collector takes the telemetry: no receiver
             env["OTEL_EXPORTER_OTLP_ENDPOINT"] = os.environ["OTEL_EXPORTER_OTLP_ENDPOINT"]
         return env
