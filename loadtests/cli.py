@@ -19,6 +19,7 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from loadtests.bench import add_bench_arguments, bench_main
 from loadtests.durations import parse_duration
 from loadtests.engine.coordinator import Coordinator, RunConfig, default_workers, new_run_id
 from loadtests.engine.wire import Overrides
@@ -83,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(load)
     validate = commands.add_parser("validate", help="judge a run from its spans and metrics against the targets")
     add_validate_arguments(validate)
+    bench = commands.add_parser(
+        "bench", help="the benchmark: cold/miss/hit baseline, load, cache, stress, memory leak slope, capacity knee"
+    )
+    add_bench_arguments(bench)
     merge = commands.add_parser("merge", help="merge JSON summaries (shards or runs) into one")
     merge.add_argument("summaries", nargs="+", help="JSON summaries from --summary-export")
     merge.add_argument("--output", "-o", help="write the merged JSON summary here")
@@ -294,7 +299,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"run": cmd_run, "load": cmd_load, "merge": cmd_merge, "validate": cmd_validate}
+    handlers = {"run": cmd_run, "load": cmd_load, "merge": cmd_merge, "validate": cmd_validate, "bench": bench_main}
     try:
         return handlers[args.command](args)
     except LoadTestError as error:

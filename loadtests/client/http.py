@@ -92,8 +92,8 @@ _json_decode = msgspec.json.decode
 class Response:
     """One request's outcome; ``status=0`` with ``error`` set when the network failed.
 
-    Timings are ``time.perf_counter()`` values: ``started`` (``request()`` entered), ``sent`` (the request bytes were
-    handed to the socket: the actual send), ``first_byte``, ``done``. One that did not happen stays ``0.0``.
+    Timings are ``time.perf_counter()`` values: ``started`` (``request()`` entered), ``sent`` (the request bytes
+    are being handed to the socket: the actual send), ``first_byte``, ``done``. One that did not happen stays ``0.0``.
     """
 
     __slots__ = ("body", "done", "error", "first_byte", "headers", "sent", "started", "status")
@@ -277,8 +277,10 @@ class _Connection(asyncio.Protocol):
                 self.timer.cancel()
             self.timer = loop.call_at(deadline, self._on_timer, loop)
             self.timer_at = deadline
-        self.transport.write(data)
+        # Stamped before the write: after it, the process can be preempted while the server already answers, and
+        # done - sent would miss most of the request (seen on a loaded 2-core machine: 0.1 ms for a 1.5 ms call).
         response.sent = perf_counter()
+        self.transport.write(data)
         return waiter
 
     def abort(self) -> None:
