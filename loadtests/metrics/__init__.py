@@ -15,7 +15,7 @@ from loadtests.metrics.builtin import (
     metric_types,
     validate_custom_metric,
 )
-from loadtests.metrics.hdr import EncodedHistogram, Histogram, SpectrumPoint
+from loadtests.metrics.hdr import EncodedHistogram, Histogram, SparseHistogram, SpectrumPoint
 from loadtests.metrics.series import (
     CounterSeries,
     Exemplar,
@@ -54,6 +54,7 @@ __all__ = (
     "Registry",
     "SeriesDelta",
     "SeriesSnapshot",
+    "SparseHistogram",
     "SpectrumPoint",
     "TagSet",
     "Threshold",

@@ -160,8 +160,13 @@ async def test_a_stall_is_charged_to_the_corrected_latency_not_hidden(tmp_path, 
     Uncorrected latency sees a couple of slow requests (the ones in flight); the corrected latency charges every
     iteration that was due during the stall with its wait, as wrk2 does — so its tail shows the stall.
     """
-    loop = asyncio.get_running_loop()
-    loop.call_later(1.5, responder.stall, 0.6)
+
+    async def stall_once_running() -> None:  # a second into the run, however long the CLI took to start
+        while responder.requests < 100:  # noqa: ASYNC110 - polling the responder the run is driving
+            await asyncio.sleep(0.01)
+        responder.stall(0.6)
+
+    staller = asyncio.ensure_future(stall_once_running())
     finished = await run_cli(
         tmp_path,
         """
@@ -174,6 +179,7 @@ async def test_a_stall_is_charged_to_the_corrected_latency_not_hidden(tmp_path, 
         "1",
         env={"URL": f"http://127.0.0.1:{responder.port}/"},
     )
+    assert staller.done()
     assert finished.code == 0, finished.stderr
     corrected = finished.metric("http_req_duration_corrected")
     uncorrected = finished.metric("http_req_duration")
