@@ -295,3 +295,26 @@ async def test_shards_merge_into_the_whole_run(tmp_path, responder):
     assert duration["min"] == min(p.metric("http_req_duration")["min"] for p in parts)
     assert len(merged.run_ids) == 2
     assert "✓ 'p(99)<5000'" in out.decode()
+
+
+async def test_a_generator_that_cannot_keep_up_is_flagged_not_the_server(tmp_path, responder):
+    """Iterations that block the worker's loop (CPU work in the script) make the run untrustworthy, and say why."""
+    finished = await run_cli(
+        tmp_path,
+        """
+        import time
+        options = {"scenarios": {"s": {"executor": "constant-arrival-rate", "rate": 50, "duration": "2s",
+                                       "preAllocatedVUs": 5}}}
+        async def default(vu):
+            await vu.http.get(vu.env["URL"])
+            time.sleep(0.03)  # blocks the event loop: responses and schedules wait
+        """,
+        "--workers",
+        "1",
+        env={"URL": f"http://127.0.0.1:{responder.port}/"},
+    )
+    assert finished.code == 0, finished.stderr
+    health = finished.summary.health if finished.summary else None
+    assert health is not None and not health.trustworthy
+    assert any("event loop lagged" in reason for reason in health.reasons)
+    assert "NOT TRUSTWORTHY" in finished.stdout
