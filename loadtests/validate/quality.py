@@ -63,15 +63,16 @@ def check_quality(
     """Every gate, in the order a reader should fix them (module docstring)."""
     config = config or Config()
     rules = config.quality
+    traces = _by_trace(spans)  # once for the three structural gates: a run may hold millions of spans
     return [
         _generator(summary.health if summary is not None else None),
         _traces(evaluation, rules),
-        _broken(spans, rules),
-        _orphans(spans, rules),
+        _broken(traces, rules),
+        _orphans(traces, len(spans), rules),
         _dropped(spans_dropped, len(spans), rules),
         _sample_size(evaluation, config.samples),
         _sampling(evaluation, rules),
-        _skew(spans, rules),
+        _skew(traces, rules),
         _intended(evaluation, config.cache.hit_ratio_tolerance),
         QualityGate(name="phase_selection", ok=True, severity="warning", detail=evaluation.selection.detail),
     ]
@@ -94,9 +95,13 @@ def _by_trace(spans: Iterable[SpanRecord]) -> dict[str, list[SpanRecord]]:
 
 def broken_traces(spans: Iterable[SpanRecord]) -> tuple[list[str], int]:
     """Trace ids whose propagation broke between the services, and how many traces hold service spans."""
+    return _broken_traces(_by_trace(spans))
+
+
+def _broken_traces(traces: dict[str, list[SpanRecord]]) -> tuple[list[str], int]:
     broken: list[str] = []
     total = 0
-    for trace_id, members in _by_trace(spans).items():
+    for trace_id, members in traces.items():
         services = {s.service for s in members}
         if not services & {contract.GATEWAY_SERVICE, contract.RETRIEVAL_SERVICE}:
             continue
@@ -121,8 +126,12 @@ def broken_traces(spans: Iterable[SpanRecord]) -> tuple[list[str], int]:
 
 def orphan_spans(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
     """Spans whose parent is missing from their trace, except the gateway SERVER span (its parent is the client's)."""
+    return _orphan_spans(_by_trace(spans))
+
+
+def _orphan_spans(traces: dict[str, list[SpanRecord]]) -> list[SpanRecord]:
     orphans: list[SpanRecord] = []
-    for members in _by_trace(spans).values():
+    for members in traces.values():
         ids = {s.span_id for s in members}
         for span in members:
             if span.parent_id is None or span.parent_id in ids:
@@ -135,9 +144,13 @@ def orphan_spans(spans: Iterable[SpanRecord]) -> list[SpanRecord]:
 
 def clock_skew(spans: Iterable[SpanRecord], tolerance_ms: float) -> tuple[int, float]:
     """Cross-service parent/child pairs out of order by more than ``tolerance_ms``, and the worst offset (ms)."""
+    return _clock_skew(_by_trace(spans), tolerance_ms)
+
+
+def _clock_skew(traces: dict[str, list[SpanRecord]], tolerance_ms: float) -> tuple[int, float]:
     count, worst = 0, 0.0
     tolerance_ns = tolerance_ms * 1e6
-    for members in _by_trace(spans).values():
+    for members in traces.values():
         by_id = {s.span_id: s for s in members}
         for span in members:
             parent = by_id.get(span.parent_id) if span.parent_id else None
@@ -150,8 +163,8 @@ def clock_skew(spans: Iterable[SpanRecord], tolerance_ms: float) -> tuple[int, f
     return count, worst
 
 
-def _broken(spans: Sequence[SpanRecord], rules: QualityRules) -> QualityGate:
-    broken, total = broken_traces(spans)
+def _broken(traces: dict[str, list[SpanRecord]], rules: QualityRules) -> QualityGate:
+    broken, total = _broken_traces(traces)
     share = len(broken) / total if total else 0.0
     if not broken:
         detail = f"every one of {total} traces joins gateway and retrieval"
@@ -163,11 +176,11 @@ def _broken(spans: Sequence[SpanRecord], rules: QualityRules) -> QualityGate:
     return _gate("broken_traces", bool(broken), share, rules.broken_share_error, detail, share)
 
 
-def _orphans(spans: Sequence[SpanRecord], rules: QualityRules) -> QualityGate:
-    orphans = orphan_spans(spans)
-    share = len(orphans) / len(spans) if spans else 0.0
+def _orphans(traces: dict[str, list[SpanRecord]], spans: int, rules: QualityRules) -> QualityGate:
+    orphans = _orphan_spans(traces)
+    share = len(orphans) / spans if spans else 0.0
     if not orphans:
-        detail = f"no span of {len(spans)} misses its parent (the gateway server spans' parent is the client's)"
+        detail = f"no span of {spans} misses its parent (the gateway server spans' parent is the client's)"
     else:
         names = sorted({f"{s.service} {s.name}" for s in orphans})[:3]
         detail = f"{len(orphans)} spans ({share:.1%}) whose parent is not in their trace: {', '.join(names)}"
@@ -264,8 +277,8 @@ def _sampling(evaluation: Evaluation, rules: QualityRules) -> QualityGate:
     )
 
 
-def _skew(spans: Sequence[SpanRecord], rules: QualityRules) -> QualityGate:
-    count, worst = clock_skew(spans, rules.clock_skew_ms)
+def _skew(traces: dict[str, list[SpanRecord]], rules: QualityRules) -> QualityGate:
+    count, worst = _clock_skew(traces, rules.clock_skew_ms)
     if not count:
         return QualityGate(
             name="clock_skew",

@@ -1,7 +1,10 @@
-"""Reading decoded OTLP JSON for selection: run ids, trace ids, metric attributes (both field-name spellings).
+"""Reading OTLP JSON for selection: run ids, trace ids, metric attributes (both field-name spellings).
 
 ``formats.from_otlp_json`` turns spans into ``SpanRecord``; what it cannot say is the run id a span's *resource*
 carries, which run membership needs, so spans are converted one resource at a time here and paired with it.
+
+Big files are read from their bytes (``spans_with_run_json``, ``traces_carrying``) with typed decoders that build
+no intermediate dicts; a document of an unexpected shape takes the generic way, so both read the same.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ import base64
 import binascii
 from typing import TYPE_CHECKING, Any
 
-from loadtests.validate.formats import SpanFormatError, from_otlp_json
+import msgspec
+
+from loadtests.validate.formats import SpanFormatError, from_otlp_json, otlp_json_resources
 from otel.contract import RUN_ID
 
 if TYPE_CHECKING:
@@ -18,7 +23,21 @@ if TYPE_CHECKING:
 
     from loadtests.validate.spans import SpanRecord
 
-__all__ = ("any_value", "attributes", "get", "hex_id", "items", "run_id_of", "spans_with_run")
+__all__ = (
+    "any_value",
+    "attributes",
+    "get",
+    "hex_id",
+    "items",
+    "run_id_of",
+    "spans_with_run",
+    "spans_with_run_json",
+    "traces_carrying",
+)
+
+_decode = msgspec.json.Decoder().decode
+_NULL = msgspec.Raw(b"null")
+_RUN_ID_KEY = msgspec.json.encode(RUN_ID)
 
 
 def get(node: Any, camel: str, snake: str) -> Any:
@@ -99,3 +118,112 @@ def spans_with_run(doc: Any) -> Iterator[tuple[SpanRecord, str | None]]:
         for record in from_otlp_json({"resourceSpans": [resource_spans]}):
             carried = record.attributes.get(RUN_ID)
             yield record, (resource_run if carried is None else str(carried))
+
+
+def spans_with_run_json(data: bytes) -> list[tuple[SpanRecord, str | None]]:
+    """``spans_with_run`` of one document's text, decoded the fast way when it has the usual shape.
+
+    Raises ``msgspec.DecodeError`` when the text is not JSON and ``SpanFormatError`` for malformed spans.
+    """
+    resources = otlp_json_resources(data)
+    if resources is None:
+        return list(spans_with_run(_decode(data)))
+    out: list[tuple[SpanRecord, str | None]] = []
+    for resource, spans in resources:
+        # (a resource repeating the key keeps its last value here, its first on the generic way: OTLP forbids both)
+        found = resource.get(RUN_ID)
+        resource_run = None if found is None else str(found)
+        for record in spans:
+            carried = record.attributes.get(RUN_ID)
+            out.append((record, resource_run if carried is None else str(carried)))
+    return out
+
+
+# --- which traces carry a run id: the first of two passes over a file, so only what it needs is decoded -----------
+
+
+class _ProbeSpan(msgspec.Struct, gc=False):
+    traceId: Any = None
+    trace_id: Any = None
+    attributes: msgspec.Raw = _NULL
+    """Left as text: decoded only when it mentions the run id key (a third of the spans, the server ones)."""
+
+
+class _ProbeScope(msgspec.Struct, gc=False):
+    spans: list[_ProbeSpan] | None = None
+
+
+class _ProbeResourceSpans(msgspec.Struct, gc=False):
+    resource: msgspec.Raw = _NULL
+    scopeSpans: list[_ProbeScope] | None = None
+    scope_spans: list[_ProbeScope] | None = None
+
+
+class _Probe(msgspec.Struct, gc=False):
+    resourceSpans: list[_ProbeResourceSpans] | None = None
+    resource_spans: list[_ProbeResourceSpans] | None = None
+    result: _Probe | None = None
+
+
+_decode_probe = msgspec.json.Decoder(_Probe).decode
+
+
+class _Entry(msgspec.Struct, gc=False):
+    key: Any = None
+    value: msgspec.Raw = _NULL
+
+
+_decode_entries = msgspec.json.Decoder(list[_Entry] | None).decode
+
+
+def _carried(raw_attributes: msgspec.Raw) -> str | None:
+    """``run_id_of`` an attribute list left as text; one that does not name the key (as writers write it) has none."""
+    text = bytes(raw_attributes)
+    if _RUN_ID_KEY not in text:
+        return None
+    try:
+        entries = _decode_entries(text)
+    except msgspec.ValidationError:
+        found = _decode(text)
+        return run_id_of(found if isinstance(found, list) else [])
+    for entry in entries or ():
+        if entry.key == RUN_ID:
+            value = any_value(_decode(entry.value))
+            return None if value is None else str(value)
+    return None
+
+
+def traces_carrying(data: bytes, run_id: str) -> set[str]:
+    """Ids (hex) of the traces in one document's text with a span carrying ``run_id`` (its own, else its resource's).
+
+    Raises ``msgspec.DecodeError`` when the text is not JSON.
+    """
+    try:
+        probe = _decode_probe(data)
+    except msgspec.ValidationError:
+        return _traces_carrying(_decode(data), run_id)
+    if probe.result is not None:
+        probe = probe.result
+    found = probe.resourceSpans if probe.resourceSpans is not None else probe.resource_spans
+    traces: set[str] = set()
+    for resource_spans in found or ():
+        resource_run = run_id_of(items(_decode(resource_spans.resource), "attributes", "attributes"))
+        scopes = resource_spans.scopeSpans if resource_spans.scopeSpans is not None else resource_spans.scope_spans
+        for scope in scopes or ():
+            for span in scope.spans or ():
+                if (_carried(span.attributes) or resource_run) == run_id:
+                    trace = span.traceId if span.traceId is not None else span.trace_id
+                    traces.add(hex_id(str(trace)))
+    return traces
+
+
+def _traces_carrying(doc: Any, run_id: str) -> set[str]:
+    traces: set[str] = set()
+    for resource_spans in resource_spans_of(doc):
+        resource_run = run_id_of(items(get(resource_spans, "resource", "resource"), "attributes", "attributes"))
+        for scope in items(resource_spans, "scopeSpans", "scope_spans"):
+            for span in items(scope, "spans", "spans"):
+                carried = run_id_of(items(span, "attributes", "attributes")) or resource_run
+                if carried == run_id:
+                    traces.add(hex_id(str(get(span, "traceId", "trace_id"))))
+    return traces
