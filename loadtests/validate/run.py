@@ -49,7 +49,9 @@ __all__ = ("DEFAULT_STORE", "ValidateOptions", "Validation", "validate")
 DEFAULT_STORE = ".pp-data/telemetry.sqlite3"
 """Where ``just serve``'s embedded receiver keeps its store (``just load`` keeps each run's in its report folder)."""
 
-_FAILURE_EXEMPLARS = 10
+_FAILURE_FILES = 20
+"""Failures whose whole trace is written out (and drawn in the report); every failure's trace id is listed."""
+_FAILURE_IDS = 10_000
 METRIC_GRACE_NS = 30 * 10**9
 
 
@@ -121,7 +123,7 @@ def _metrics(source: Source, start_ns: int, end_ns: int) -> MetricInputs:
 
 
 def _exemplars(calls: Sequence[Call]) -> list[tuple[str, Call]]:
-    """The traces at p50, p95 and p99 of the judged calls, and (some of) the failures."""
+    """The traces at p50, p95 and p99 of the judged calls, and every failure (up to ``_FAILURE_IDS``)."""
     if not calls:
         return []
     ordered = sorted(calls, key=lambda c: c.duration_ms)
@@ -131,7 +133,7 @@ def _exemplars(calls: Sequence[Call]) -> list[tuple[str, Call]]:
         value = nearest_rank(durations, p)
         call = next(c for c in ordered if c.duration_ms >= value)
         chosen.append((label, call))
-    chosen += [("failure", c) for c in calls if c.error][:_FAILURE_EXEMPLARS]
+    chosen += [("failure", c) for c in calls if c.error][:_FAILURE_IDS]
     return chosen
 
 
@@ -210,9 +212,14 @@ def validate(options: ValidateOptions) -> Validation:
     exemplars: list[Exemplar] = []
     kept: dict[str, list[SpanRecord]] = {}
     files: dict[str, Path] = {}
+    failures_drawn = 0
     for label, call in _exemplars(judgement.evaluation.selected):
         spans_of = by_id.get(call.trace_id)
         file = None
+        if label == "failure":
+            failures_drawn += 1
+            if failures_drawn > _FAILURE_FILES:
+                spans_of = None  # listed by id only: the first ones show what the failures look like
         if spans_of is not None:
             kept[call.trace_id] = list(spans_of)
             if options.out_dir is not None:
