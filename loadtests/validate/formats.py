@@ -44,7 +44,9 @@ __all__ = (
     "to_otlp_json",
 )
 
-_KINDS: Final[tuple[SpanKind, ...]] = ("unspecified", "internal", "server", "client", "producer", "consumer")
+KINDS: Final[tuple[SpanKind, ...]] = ("unspecified", "internal", "server", "client", "producer", "consumer")
+"""Span kinds by their OTLP number."""
+_KINDS = KINDS
 _KIND_NUMBER: Final[dict[str, int]] = {kind: number for number, kind in enumerate(_KINDS)}
 _KIND_BY_NAME: Final[dict[str, SpanKind]] = {
     **{f"SPAN_KIND_{kind.upper()}": kind for kind in _KINDS},

@@ -7,6 +7,10 @@ for several queries); reading while a receiver writes is safe, and sees everythi
 everything answered 200. Results are typed ``msgspec`` Structs (cheap to build, encode straight to JSON for
 reports) and small dataclasses for the trees.
 
+A million spans as a ``Span`` list take ~1.7 GB (events, links, scopes, an attribute dict each); a reader that needs
+less, like the validator, streams ``LeanSpan`` batches instead (``iter_span_rows_of_run``,
+``iter_span_rows_in_window``): the same selection and rules, only the fields it needs, nothing held but a batch.
+
 Run membership: the load generator sends its run id as W3C baggage (``pp.run_id``) and the services copy it onto
 their server spans as ``pp.run.id`` (``contract.RUN_ID``); a process may also put it on its resource. A trace
 belongs to a run when any of its spans carries the id (normally its root, the gateway's server span), and then
@@ -29,11 +33,12 @@ from otel.receiver.store import connect_readonly
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Generator, Iterable, Iterator
 
 __all__ = (
     "ExponentialBuckets",
     "ExponentialHistogram",
+    "LeanSpan",
     "MetricPoint",
     "MetricSeries",
     "Operation",
@@ -49,6 +54,8 @@ __all__ = (
     "Trace",
     "build_traces",
     "connect",
+    "iter_span_rows_in_window",
+    "iter_span_rows_of_run",
     "metric_points",
     "metrics",
     "operations",
@@ -124,6 +131,27 @@ class Span(msgspec.Struct, frozen=True):
     resource: dict[str, Any]
     scope_name: str
     scope_version: str
+
+
+class LeanSpan(msgspec.Struct, frozen=True, gc=False):
+    """The part of a stored span that run-wide analysis reads: ids, name, kind, service, times, status, attributes.
+
+    Spans of one read with the same attributes may share one ``attributes`` dict (most spans of a run repeat a few
+    sets, decoded once): read it, do not change it. ``gc=False``: millions of these, none cyclic.
+    """
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    kind: int
+    """A ``SpanKind`` value."""
+    service_name: str
+    start_ns: int
+    end_ns: int
+    status_code: int
+    """A ``StatusCode`` value."""
+    attributes: dict[str, Any]
 
 
 class RunSummary(msgspec.Struct, frozen=True):
@@ -349,17 +377,33 @@ def _spans(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[
     return out
 
 
-def spans_of_run(source: Source, run_id: str) -> list[Span]:
-    """Every span of the run's traces (see the module docstring), ordered by start time."""
-    sql = f"""
+def _run_sql(select: str) -> str:
+    """``select``'s columns of every span of run ``?1``'s traces (see the module docstring), in start order."""
+    return f"""
         WITH run_traces AS ({_RUN_TRACES})
-        {_SPAN_SELECT}
+        {select}
         FROM run_traces AS r JOIN spans AS s ON s.trace_key = r.trace_key AND s.trace_id = r.trace_id
         WHERE s.run_id IS NULL OR s.run_id = ?1
         ORDER BY s.start_ns, s.rowid
     """
+
+
+def _window_sql(select: str, service: str | None) -> str:
+    """``select``'s columns of the spans started in ``[?1, ?2)`` (of service ``?3`` when given), in start order."""
+    sql = f"{select} FROM spans AS s WHERE s.start_ns >= ?1 AND s.start_ns < ?2"
+    if service is not None:
+        sql += " AND s.service_name = ?3"
+    return sql + " ORDER BY s.start_ns, s.rowid"
+
+
+def _window_params(start_ns: int, end_ns: int, service: str | None) -> tuple[Any, ...]:
+    return (start_ns, end_ns) if service is None else (start_ns, end_ns, service)
+
+
+def spans_of_run(source: Source, run_id: str) -> list[Span]:
+    """Every span of the run's traces (see the module docstring), ordered by start time."""
     with _connection(source) as conn:
-        return _spans(conn, sql, (run_id,))
+        return _spans(conn, _run_sql(_SPAN_SELECT), (run_id,))
 
 
 def spans_in_window(source: Source, start_ns: int, end_ns: int, *, service: str | None = None) -> list[Span]:
@@ -367,13 +411,94 @@ def spans_in_window(source: Source, start_ns: int, end_ns: int, *, service: str 
 
     A window cuts traces at its edges; use ``traces`` with the ids found to get them whole.
     """
-    sql = f"{_SPAN_SELECT} FROM spans AS s WHERE s.start_ns >= ?1 AND s.start_ns < ?2"
-    if service is not None:
-        sql += " AND s.service_name = ?3"
-    sql += " ORDER BY s.start_ns, s.rowid"
-    params: tuple[Any, ...] = (start_ns, end_ns) if service is None else (start_ns, end_ns, service)
     with _connection(source) as conn:
-        return _spans(conn, sql, params)
+        return _spans(conn, _window_sql(_SPAN_SELECT, service), _window_params(start_ns, end_ns, service))
+
+
+# --- spans, lean and streamed -------------------------------------------------------------------------------------
+
+_LEAN_SELECT = """
+SELECT s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.service_name, s.start_ns, s.end_ns, s.status_code,
+       s.attributes
+"""
+_ATTRIBUTE_CACHE = 4096
+"""Distinct attribute texts kept decoded at a time. A run repeats a few hundred (a cache lookup, a Redis command,
+a route) on most of its spans; the rest (request ids) are each seen once, and only make the cache start over."""
+
+
+class _FirstCopies:
+    """Whether a (trace id, span id) is new in a read: the first copy wins, as in ``_spans``.
+
+    Keyed by span id alone (a span id two traces share goes to a small set), so a million spans need no million
+    key tuples.
+    """
+
+    def __init__(self) -> None:
+        self._trace_of: dict[str, str] = {}
+        self._shared: set[tuple[str, str]] = set()
+
+    def first(self, trace_id: str, span_id: str) -> bool:
+        seen = self._trace_of.get(span_id)
+        if seen is None:
+            self._trace_of[span_id] = trace_id
+            return True
+        if seen == trace_id:
+            return False
+        if (trace_id, span_id) in self._shared:
+            return False
+        self._shared.add((trace_id, span_id))
+        return True
+
+
+def _lean_batches(
+    source: Source, sql: str, params: tuple[Any, ...], batch_size: int
+) -> Generator[list[LeanSpan], None, None]:
+    with _connection(source) as conn:
+        cursor = conn.execute(sql, params)
+        try:
+            first = _FirstCopies().first
+            decoded: dict[str, dict[str, Any]] = {}
+            while rows := cursor.fetchmany(batch_size):
+                batch: list[LeanSpan] = []
+                for trace_id, span_id, parent, name, kind, service, start, end, code, text in rows:
+                    if not first(trace_id, span_id):
+                        continue
+                    attributes = decoded.get(text)
+                    if attributes is None:
+                        if len(decoded) >= _ATTRIBUTE_CACHE:
+                            decoded.clear()
+                        attributes = decoded[text] = _decode_object(text)
+                    batch.append(LeanSpan(trace_id, span_id, parent, name, kind, service, start, end, code, attributes))
+                if batch:
+                    yield batch
+        finally:
+            cursor.close()
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+
+
+def iter_span_rows_of_run(
+    source: Source, run_id: str, *, batch_size: int = 4096
+) -> Generator[list[LeanSpan], None, None]:
+    """``spans_of_run`` as ``LeanSpan`` batches: the same spans, in the same order.
+
+    A batch holds at most ``batch_size`` spans (fewer where repeats were dropped). The query runs, and a path is
+    opened, when the first batch is asked for; the connection is released when the iterator ends or is closed.
+    """
+    _check_batch_size(batch_size)
+    return _lean_batches(source, _run_sql(_LEAN_SELECT), (run_id,), batch_size)
+
+
+def iter_span_rows_in_window(
+    source: Source, start_ns: int, end_ns: int, *, service: str | None = None, batch_size: int = 4096
+) -> Generator[list[LeanSpan], None, None]:
+    """``spans_in_window`` as ``LeanSpan`` batches, like ``iter_span_rows_of_run``."""
+    _check_batch_size(batch_size)
+    sql = _window_sql(_LEAN_SELECT, service)
+    return _lean_batches(source, sql, _window_params(start_ns, end_ns, service), batch_size)
 
 
 def _trace_spans(conn: sqlite3.Connection, trace_ids: Iterable[str]) -> list[Span]:

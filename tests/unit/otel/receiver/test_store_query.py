@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from otel.receiver import query
 from otel.receiver.rows import POINT_COLUMNS, SPAN_COLUMNS
@@ -217,3 +217,131 @@ def test_reopening_appends(tmp_path: Path) -> None:
         store.close()
     assert len(query.spans_in_window(path, 0, 2**62)) == 2
     assert not path.with_name(path.name + "-wal").exists() or path.with_name(path.name + "-wal").stat().st_size == 0
+
+
+# --- the lean, streamed read ------------------------------------------------------------------------------------
+
+
+def lean(span: query.Span) -> query.LeanSpan:
+    return query.LeanSpan(
+        trace_id=span.trace_id,
+        span_id=span.span_id,
+        parent_span_id=span.parent_span_id,
+        name=span.name,
+        kind=span.kind,
+        service_name=span.service_name,
+        start_ns=span.start_ns,
+        end_ns=span.end_ns,
+        status_code=span.status_code,
+        attributes=span.attributes,
+    )
+
+
+def streamed(batches: Iterator[list[query.LeanSpan]], batch_size: int) -> list[query.LeanSpan]:
+    out: list[query.LeanSpan] = []
+    for batch in batches:
+        assert 0 < len(batch) <= batch_size
+        out.extend(batch)
+    return out
+
+
+def write_awkward_runs(store: SpanStore) -> None:
+    """``write_runs`` and the cases a read must get right beyond it.
+
+    Trace D belongs to r1 through its resource; trace E carries no run id, although one of its spans shares a span
+    id with a span of A; A's request is sent twice (a retry); span 7 of D is stored twice with different start
+    times (a malformed repeat: the one earlier in start order wins, although stored last); a span of D errs.
+    """
+    write_runs(store)
+    failed = make.span("job step", D, make.span_id(8), make.span_id(7), start=420, kind=Span.SPAN_KIND_CONSUMER)
+    failed.status.CopyFrom(Status(code=Status.STATUS_CODE_ERROR, message="boom"))
+    run_d = make.traces(
+        make.span("batch job", D, make.span_id(7), start=410, duration=50, kind=Span.SPAN_KIND_PRODUCER, n=1),
+        failed,
+        service="pp-batch",
+        resource={"pp.run.id": "r1"},
+    )
+    late_copy = make.traces(make.span("batch job", D, make.span_id(7), start=405, n=2), resource={"pp.run.id": "r1"})
+    other = make.traces(make.span("elsewhere", E, make.span_id(2), start=115, pp__scenario="x"), service="pp-other")
+    retried = make.traces(
+        make.span("POST /mcp", A, make.span_id(1), start=100, duration=50, kind=SERVER, pp__run__id="r1"),
+        service="pp-gateway",
+    )
+    store.write([make.span_batch(run_d), make.span_batch(other)])
+    store.write([make.span_batch(retried)])
+    store.write([make.span_batch(late_copy)])
+
+
+D, E = make.trace_id(0xD), make.trace_id(0xE)
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 4096])
+def test_the_streamed_read_of_a_run_is_spans_of_run(store: tuple[SpanStore, Path], batch_size: int) -> None:
+    write_awkward_runs(store[0])
+    for run_id in ("r1", "r2", "r9", "nope"):
+        expected = [lean(span) for span in query.spans_of_run(store[1], run_id)]
+        assert streamed(query.iter_span_rows_of_run(store[1], run_id, batch_size=batch_size), batch_size) == expected
+    found = streamed(query.iter_span_rows_of_run(store[1], "r1", batch_size=batch_size), batch_size)
+    # A's four spans less "stray" (r9's), once each despite the retry; D through its resource, its earlier copy of
+    # span 7; E is not r1's, although its span id 2 is also one of A's.
+    assert [(span.trace_id[-1], span.name, span.start_ns) for span in found] == [
+        ("a", "POST /mcp", 100),
+        ("a", "tools/call x", 110),
+        ("a", "POST /v1/search", 120),
+        ("d", "batch job", 405),
+        ("d", "job step", 420),
+    ]
+    assert found[3].attributes == {"n": 2} and found[3].kind == Span.SPAN_KIND_INTERNAL
+    step = found[4]
+    assert (step.kind, step.status_code, step.parent_span_id, step.service_name) == (
+        query.SpanKind.CONSUMER,
+        query.StatusCode.ERROR,
+        make.span_id(7).hex(),
+        "pp-batch",
+    )
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 4096])
+def test_the_streamed_read_of_a_window_is_spans_in_window(store: tuple[SpanStore, Path], batch_size: int) -> None:
+    write_awkward_runs(store[0])
+    for start, end, service in ((0, 10**6, None), (110, 200, None), (100, 500, "pp-gateway"), (0, 10**6, "pp-other")):
+        expected = [lean(span) for span in query.spans_in_window(store[1], start, end, service=service)]
+        found = query.iter_span_rows_in_window(store[1], start, end, service=service, batch_size=batch_size)
+        assert streamed(found, batch_size) == expected
+    everything = streamed(query.iter_span_rows_in_window(store[1], 0, 10**6, batch_size=batch_size), batch_size)
+    # both spans with id 2 (traces A and E) are there, and every retried span once
+    assert sorted((span.trace_id[-1], span.span_id[-1]) for span in everything if span.span_id.endswith("2")) == [
+        ("a", "2"),
+        ("e", "2"),
+    ]
+    assert len(everything) == len({(span.trace_id, span.span_id) for span in everything}) == 9
+
+
+def test_the_streamed_read_shares_attribute_dicts_and_starts_over_when_full(
+    store: tuple[SpanStore, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    same = [make.span("get", C, make.span_id(100 + n), start=500 + n, tier="l1", hit=True) for n in range(4)]
+    store[0].write([make.span_batch(make.traces(*same))])
+    found = streamed(query.iter_span_rows_in_window(store[1], 500, 600), 4096)
+    assert [span.attributes for span in found] == [{"tier": "l1", "hit": True}] * 4
+    assert len({id(span.attributes) for span in found}) == 1  # one dict for one attribute text
+    monkeypatch.setattr(query, "_ATTRIBUTE_CACHE", 1)
+    write_awkward_runs(store[0])
+    expected = [lean(span) for span in query.spans_in_window(store[1], 0, 10**6)]
+    assert streamed(query.iter_span_rows_in_window(store[1], 0, 10**6), 4096) == expected
+
+
+def test_the_streamed_read_on_one_connection(store: tuple[SpanStore, Path]) -> None:
+    write_awkward_runs(store[0])
+    conn = query.connect(store[1])
+    try:
+        batches = query.iter_span_rows_of_run(conn, "r1", batch_size=2)
+        first = next(batches)
+        assert query.runs(conn) != []  # the connection serves other queries meanwhile
+        batches.close()
+        assert [span.name for span in first] == ["POST /mcp"]  # the second row read was its retried copy
+        assert len(streamed(query.iter_span_rows_of_run(conn, "r1"), 4096)) == 5  # and the next read
+    finally:
+        conn.close()
+    with pytest.raises(ValueError, match="batch_size"):
+        query.iter_span_rows_of_run(store[1], "r1", batch_size=0)
