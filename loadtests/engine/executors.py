@@ -38,10 +38,10 @@ from loadtests.options import (
     Scenario,
     SharedIterations,
 )
-from loadtests.schedules import arrival_offsets, end_offset, iteration_plan, vu_plan
+from loadtests.schedules import arrival_offsets, end_offset, iteration_plan, planned_arrivals, vu_plan
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine
+    from collections.abc import AsyncIterator, Callable, Coroutine
 
     from loadtests.engine.vu import VU
     from loadtests.metrics import CounterSeries, Registry, TrendSeries
@@ -103,12 +103,14 @@ class ScenarioRunner:
         self._iterations: CounterSeries = registry.counter("iterations", tags)
         self._duration: TrendSeries = registry.trend("iteration_duration", tags)
         self._lateness: TrendSeries = registry.trend("iteration_lateness", tags)
+        self._scheduler_lateness: TrendSeries = registry.trend("scheduler_lateness", tags)
         self._dropped: CounterSeries = registry.counter("dropped_iterations", tags)
         self._tasks: set[asyncio.Task[None]] = set()
         self.vus: list[VU] = []
         self.busy = 0
         self.interrupted = 0
         self.done = False
+        self._fell_behind = False
 
     # -- VUs ---------------------------------------------------------------------------------------------------
 
@@ -199,7 +201,6 @@ class ScenarioRunner:
         backlog: deque[float] = deque()
         backlog_cap = max(max_local, math.ceil(_peak_rate_per_s(scenario) / self._segment.stride))
         stop = self._stop
-        clock = time.perf_counter
 
         async def iterate(vu: VU, due: float) -> None:
             try:
@@ -210,20 +211,9 @@ class ScenarioRunner:
                 else:
                     pool.append(vu)
 
-        behind = 0
-        for offset in arrival_offsets(scenario, self._segment):
-            if stop.is_set():
-                break
-            due = start + offset
-            if due > clock():
-                behind = 0
-                await sleep_until(due)
-                if stop.is_set():
-                    break
-            else:
-                behind += 1
-                if behind % _YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
+        issued = 0
+        async for due in self._due_times(start, scenario):
+            issued += 1
             if pool:
                 vu = pool.pop()
             elif len(self.vus) < max_local:
@@ -235,11 +225,48 @@ class ScenarioRunner:
                 self._dropped.add(1.0)
                 continue
             self._spawn(iterate(vu, due))
+        if self._fell_behind:  # the generator fell behind its own schedule: what it never issued is dropped
+            self._dropped.add(float(planned_arrivals(scenario, self._segment) - issued))
         await self._wait_stop_or(start + end_offset(scenario))
         if backlog:
             self._dropped.add(float(len(backlog)))
             backlog.clear()
         await self._finish(scenario.graceful_stop)
+
+    async def _due_times(
+        self, start: float, scenario: ConstantArrivalRate | RampingArrivalRate
+    ) -> AsyncIterator[float]:
+        """Each due start, when it is due (or at once when late), recording how late the scheduler handed it out.
+
+        Stops at the end of the schedule: a generator that fell so far behind that its schedule ran out of time does
+        not go on issuing past it (``_fell_behind``); the iterations it never issued are dropped.
+        """
+        stop = self._stop
+        clock = time.perf_counter
+        stop_issuing = start + end_offset(scenario)
+        scheduler_late = self._scheduler_lateness.add
+        behind = 0
+        self._fell_behind = False
+        for offset in arrival_offsets(scenario, self._segment):
+            if stop.is_set():
+                return
+            due = start + offset
+            now = clock()
+            if due > now:
+                behind = 0
+                await sleep_until(due)
+                if stop.is_set():
+                    return
+                now = clock()
+            elif now > stop_issuing:
+                self._fell_behind = True
+                return
+            else:
+                behind += 1
+                if behind % _YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+            scheduler_late((now - due) * 1e3)
+            yield due
 
     async def _run_vus(self, start: float, scenario: ConstantVUs | RampingVUs) -> None:
         stop = self._stop

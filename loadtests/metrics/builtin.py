@@ -39,7 +39,10 @@ BUILTIN_METRICS: Mapping[str, BuiltinMetric] = {
     ),
     "iteration_duration": BuiltinMetric(_T, _TIME, "time to run one full iteration"),
     "iteration_lateness": BuiltinMetric(
-        _T, _TIME, "actual minus intended start of an iteration (arrival-rate executors): the generator's backlog"
+        _T, _TIME, "actual minus intended start of an iteration (arrival-rate executors): waiting for a VU included"
+    ),
+    "scheduler_lateness": BuiltinMetric(
+        _T, _TIME, "how late the scheduler handed out an arrival-rate iteration: the generator's own delay"
     ),
     "http_reqs": BuiltinMetric(_C, _DEFAULT, "HTTP requests sent"),
     "http_req_duration": BuiltinMetric(
