@@ -14,37 +14,18 @@ import multiprocessing
 import os
 import sys
 import time
-from typing import TYPE_CHECKING
 
 import psutil
 import uvloop
 
 from loadtests.client.http import HttpClient
 from loadtests.client.mcp import McpClient
-from loadtests.client.responder import serve_responder
+from loadtests.client.responder import serve_in_process
 from loadtests.client.tracecontext import BAGGAGE, TRACEPARENT, baggage_header, new_traceparent
-
-if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
 
 __all__ = ("main",)
 
 _WARMUP_S = 0.5
-
-
-def _responder_process(pipe: Connection, cpu: int | None) -> None:
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})
-
-    async def serve() -> None:
-        responder, port = await serve_responder()
-        pipe.send(port)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await responder.close()
-
-    uvloop.run(serve())
 
 
 class _Tally:
@@ -117,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     pin = not args.no_pin and len(os.sched_getaffinity(0)) >= 2
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    child = context.Process(target=_responder_process, args=(theirs, 1 if pin else None), daemon=True)
+    child = context.Process(target=serve_in_process, args=(theirs, 1 if pin else None), daemon=True)
     child.start()
     try:
         if pin:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 from collections import Counter, deque
 from typing import TYPE_CHECKING, Any, Final
@@ -25,8 +26,9 @@ import msgspec
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
+    from multiprocessing.connection import Connection
 
-__all__ = ("DEFAULT_BODY", "DEFAULT_TOOL_RESULT", "Responder", "main", "serve_responder")
+__all__ = ("DEFAULT_BODY", "DEFAULT_TOOL_RESULT", "Responder", "main", "serve_in_process", "serve_responder")
 
 DEFAULT_BODY: Final = b'{"ok":true,"service":"pp-responder"}'
 DEFAULT_TOOL_RESULT: Final = (
@@ -277,6 +279,24 @@ class _ResponderConnection(asyncio.Protocol):
             self.transport.close()
         else:
             self.reschedule()
+
+
+def serve_in_process(pipe: Connection, cpu: int | None) -> None:
+    """A benchmark's child process: pin to ``cpu``, serve on a free port, send the port down ``pipe``, run forever."""
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+
+    async def serve() -> None:
+        responder, port = await serve_responder()
+        pipe.send(port)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await responder.close()
+
+    import uvloop  # the benchmarks' loop; only this process needs it
+
+    uvloop.run(serve())
 
 
 async def serve_responder(

@@ -22,34 +22,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import uvloop
-
-from loadtests.client.responder import serve_responder
+from loadtests.client.responder import serve_in_process
 from loadtests.engine.coordinator import Coordinator, RunConfig
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-
     from loadtests.engine.coordinator import RunOutcome
 
 __all__ = ("main",)
 
 SCRIPT = Path(__file__).with_name("bench_script.py")
-
-
-def _responder(pipe: Connection, cpu: int | None) -> None:
-    if cpu is not None:
-        os.sched_setaffinity(0, {cpu})
-
-    async def serve() -> None:
-        responder, port = await serve_responder()
-        pipe.send(port)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await responder.close()
-
-    uvloop.run(serve())
 
 
 def _run(env: dict[str, str]) -> RunOutcome:
@@ -79,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     client_cpu, server_cpu = (cores[0], cores[1]) if len(cores) > 1 else (None, None)
     ctx = multiprocessing.get_context("spawn")
     here, there = ctx.Pipe()
-    server = ctx.Process(target=_responder, args=(there, server_cpu), daemon=True)
+    server = ctx.Process(target=serve_in_process, args=(there, server_cpu), daemon=True)
     server.start()
     port = here.recv()
     if client_cpu is not None:
