@@ -49,7 +49,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
@@ -62,6 +62,7 @@ from loadtests.options import (
     load_options,
     scenario_length,
 )
+from loadtests.validate.sources.base import BucketHistogram
 from loadtests.validate.targets import (
     DEFAULT_CACHED_TOOLS,
     Config,
@@ -84,14 +85,12 @@ if TYPE_CHECKING:
 
 __all__ = (
     "ALL",
-    "BucketCounts",
     "CacheOutcome",
     "Call",
     "ClientView",
     "Evaluation",
     "MetricInputs",
     "PhaseSelection",
-    "QuantileEstimate",
     "cold_calls",
     "evaluate",
     "extract_calls",
@@ -432,74 +431,18 @@ class ClientView:
 # -- metrics ------------------------------------------------------------------------------------------------------
 
 
-class QuantileEstimate(NamedTuple):
-    value: float
-    """Linearly interpolated within the bucket (Prometheus' ``histogram_quantile``)."""
-    low: float
-    high: float
-    """The bucket's edges: the true quantile lies in ``[low, high]`` (``high`` is inf above the last bound)."""
-
-
-class BucketCounts(msgspec.Struct, frozen=True, kw_only=True):
-    """An explicit-bucket histogram as fetched from a metrics store: what the orchestrator passes in."""
-
-    bounds: list[float]
-    """Ascending upper bounds (``le``), in the metric's unit (seconds for durations)."""
-    counts: list[int]
-    """Per bucket, not cumulative: ``len(bounds) + 1`` entries, the last above every bound."""
-
-    def __post_init__(self) -> None:
-        if len(self.counts) != len(self.bounds) + 1:
-            raise ValueError(f"{len(self.bounds)} bounds need {len(self.bounds) + 1} counts, got {len(self.counts)}")
-
-    @classmethod
-    def from_cumulative(cls, bounds: Sequence[float], cumulative: Sequence[float]) -> BucketCounts:
-        """From Prometheus-style cumulative ``le`` counts (``len(bounds) + 1`` with ``+Inf`` last)."""
-        counts, previous = [], 0.0
-        for value in cumulative:
-            counts.append(max(0, round(value - previous)))
-            previous = value
-        return cls(bounds=list(bounds), counts=counts)
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts)
-
-    def quantile(self, q: float) -> QuantileEstimate | None:
-        """Quantile ``q`` (0..1); None when empty."""
-        total = self.total
-        if total == 0:
-            return None
-        rank = q * total
-        cumulative = 0
-        for index, count in enumerate(self.counts):
-            if count and cumulative + count >= rank:
-                if index == len(self.bounds):
-                    top = self.bounds[-1] if self.bounds else 0.0
-                    return QuantileEstimate(top, top, math.inf)
-                low = self.bounds[index - 1] if index else 0.0
-                high = self.bounds[index]
-                value = low + (high - low) * max(0.0, rank - cumulative) / count
-                return QuantileEstimate(value, low, high)
-            cumulative += count
-        top = self.bounds[-1] if self.bounds else 0.0
-        return QuantileEstimate(top, top, math.inf)
-
-    def share_at_or_below(self, bound: float) -> float | None:
-        """Exact share of observations ≤ ``bound`` when it is one of the bucket bounds, else None."""
-        total = self.total
-        for index, le in enumerate(self.bounds):
-            if math.isclose(le, bound, rel_tol=1e-9):
-                return sum(self.counts[: index + 1]) / total if total else None
-        return None
+def _exact_share(hist: BucketHistogram, bound: float) -> float | None:
+    """The share of observations ≤ ``bound`` when it is one of the bucket bounds (exact), else None."""
+    on_a_bound = any(math.isclose(le, bound, rel_tol=1e-9) for le in hist.bounds)
+    return hist.share_below(bound) if on_a_bound and hist.count > 0 else None
 
 
 class MetricInputs(msgspec.Struct, kw_only=True):
     """What the orchestrator fetched from a metrics source for the run's window; everything optional."""
 
-    mcp_duration: BucketCounts | None = None
+    mcp_duration: BucketHistogram | None = None
     """``mcp.server.operation.duration`` (seconds), every tool."""
-    mcp_duration_by_tool: dict[str, BucketCounts] = {}
+    mcp_duration_by_tool: dict[str, BucketHistogram] = {}
     memory_bytes: dict[str, list[float]] = {}
     """``process.memory.usage`` samples per instance (``service/instance``)."""
     cpu_utilization: dict[str, list[float]] = {}
@@ -739,20 +682,20 @@ class _Evaluator:
 
     def _metric_latency_targets(self) -> None:
         m = self.metrics
-        scoped: list[tuple[str, BucketCounts]] = []
+        scoped: list[tuple[str, BucketHistogram]] = []
         if m.mcp_duration is not None:
             scoped.append(("overall", m.mcp_duration))
         scoped.extend((f"tool:{tool}", hist) for tool, hist in sorted(m.mcp_duration_by_tool.items()))
         for scope, hist in scoped:
             estimate = hist.quantile(0.95)
-            if estimate is None:
+            if math.isnan(estimate.value):
                 continue
             bound_s = self.t.p95_ms / 1000
-            exact = hist.share_at_or_below(bound_s)
+            exact = _exact_share(hist, bound_s)
             if exact is not None:
                 how = f"{exact:.1%} of calls at or below the {self.t.p95_ms:g} ms bucket bound (exact)"
             else:
-                how = f"the p95 lies in the bucket ({estimate.low * 1000:g}, {estimate.high * 1000:g}] ms"
+                how = f"the p95 lies in the bucket ({estimate.lower * 1000:g}, {estimate.upper * 1000:g}] ms"
             self.results.append(
                 check(
                     id="p95",
@@ -763,7 +706,7 @@ class _Evaluator:
                     op="<",
                     bound=self.t.p95_ms,
                     unit="ms",
-                    samples=hist.total,
+                    samples=hist.count,
                     needed=self.config.samples.p95,
                     severity="warning",
                     note=f"interpolated within its bucket; {how}; a time window, not the run's traces",
@@ -1199,14 +1142,14 @@ class _Evaluator:
                 )
             )
 
-    def _metrics_vs_spans(self, hist: BucketCounts, ordered: Sequence[float], scope: str = "overall") -> None:
+    def _metrics_vs_spans(self, hist: BucketHistogram, ordered: Sequence[float], scope: str = "overall") -> None:
         if len(ordered) < self.config.samples.p95:
             return
         estimate = hist.quantile(0.95)
-        if estimate is None:
+        if math.isnan(estimate.value):
             return
         spans_p95 = nearest_rank(ordered, 95)
-        low, high = estimate.low * 1000, estimate.high * 1000
+        low, high = estimate.lower * 1000, estimate.upper * 1000
         if low - self.config.disagreement.min_gap_ms <= spans_p95 <= high + self.config.disagreement.min_gap_ms:
             return
         self.disagreements.append(

@@ -25,11 +25,11 @@ from loadtests.report.files import write_atomic
 from loadtests.validate.baseline import load_baseline
 from loadtests.validate.client import client_aggregate, phases, run_window_ns, timeseries
 from loadtests.validate.critical_path import aggregate_paths, group_by_trace
-from loadtests.validate.evaluate import BucketCounts, MetricInputs, nearest_rank
+from loadtests.validate.evaluate import MetricInputs, nearest_rank
 from loadtests.validate.formats import to_otlp_json
 from loadtests.validate.grading import judge
 from loadtests.validate.sources import open_source
-from loadtests.validate.sources.base import SourceError, SourceUnsupported
+from loadtests.validate.sources.base import BucketHistogram, SourceError, SourceUnsupported
 from loadtests.validate.targets import load_config
 from loadtests.validate.verdict import Exemplar, Verdict
 from otel.contract import GATEWAY_SERVICE
@@ -93,14 +93,13 @@ def _metrics(source: Source, start_ns: int, end_ns: int) -> MetricInputs:
     )
     inputs = MetricInputs()
     if by_tool:
-        per_tool = {key[0]: BucketCounts(bounds=list(h.bounds), counts=list(h.counts)) for key, h in by_tool.items()}
+        inputs.mcp_duration_by_tool = {key[0]: hist for key, hist in by_tool.items()}
         first = next(iter(by_tool.values()))
-        total = [0] * len(first.counts)
+        total = BucketHistogram.empty(first.bounds)
         for hist in by_tool.values():
-            if list(hist.bounds) == list(first.bounds):
-                total = [a + b for a, b in zip(total, hist.counts, strict=True)]
-        inputs.mcp_duration_by_tool = per_tool
-        inputs.mcp_duration = BucketCounts(bounds=list(first.bounds), counts=total)
+            if hist.bounds == first.bounds:
+                total.add(hist)
+        inputs.mcp_duration = total
     by_instance = ("service.name", "service.instance.id")
     memory = attempt(lambda: source.gauge("process.memory.usage", by=by_instance, start_ns=start_ns, end_ns=end_ns))
     if memory:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -10,14 +9,15 @@ import pytest
 
 from loadtests.validate.evaluate import (
     ALL,
-    BucketCounts,
     MetricInputs,
+    _exact_share,
     cold_calls,
     evaluate,
     extract_calls,
     nearest_rank,
     phase_selection,
 )
+from loadtests.validate.sources.base import BucketHistogram
 from loadtests.validate.targets import Config
 from otel import contract
 from tests.unit.loadtests.validate.helpers import T0_NS, flatten, options, summary, trace
@@ -368,20 +368,15 @@ def test_client_error_rate_disagreeing_with_the_spans_is_reported() -> None:
     assert any(d.what == "error rate: client vs server spans" for d in found)
 
 
-def test_bucket_quantile_interpolates_and_reports_its_bucket() -> None:
-    hist = BucketCounts(bounds=[0.1, 0.2, 0.5], counts=[50, 40, 10, 0])
-    estimate = hist.quantile(0.95)
-    assert estimate is not None
-    assert (estimate.low, estimate.high) == (0.2, 0.5)
-    assert estimate.value == pytest.approx(0.2 + 0.3 * 5 / 10)
-    assert hist.share_at_or_below(0.2) == pytest.approx(0.9)
-    assert hist.share_at_or_below(0.3) is None
-    overflow = BucketCounts(bounds=[0.1], counts=[1, 99]).quantile(0.95)
-    assert overflow is not None and overflow.value == 0.1 and math.isinf(overflow.high)
-    assert BucketCounts.from_cumulative([0.1, 0.2], [5, 8, 10]).counts == [5, 3, 2]
-    assert BucketCounts(bounds=[0.1], counts=[0, 0]).quantile(0.5) is None
-    with pytest.raises(ValueError):
-        BucketCounts(bounds=[0.1], counts=[1])
+def _hist(bounds: list[float], counts: list[int]) -> BucketHistogram:
+    return BucketHistogram(bounds=bounds, counts=counts, count=sum(counts), sum=0.0)
+
+
+def test_a_share_is_exact_only_at_a_bucket_bound() -> None:
+    hist = _hist([0.1, 0.2, 0.5], [50, 40, 10, 0])
+    assert _exact_share(hist, 0.2) == pytest.approx(0.9)
+    assert _exact_share(hist, 0.3) is None
+    assert _exact_share(_hist([0.1], [0, 0]), 0.1) is None
 
 
 def test_metric_p95_is_a_warning_cross_check_decided_at_the_bucket_bound() -> None:
@@ -389,7 +384,7 @@ def test_metric_p95_is_a_warning_cross_check_decided_at_the_bucket_bound() -> No
     counts = [0] * (len(bounds) + 1)
     counts[bounds.index(1.0)] = 96  # (0.5, 1] s
     counts[bounds.index(2.0)] = 4
-    result = find(evaluate([], metrics=MetricInputs(mcp_duration=BucketCounts(bounds=bounds, counts=counts))).targets,
+    result = find(evaluate([], metrics=MetricInputs(mcp_duration=_hist(bounds, counts))).targets,
                   "p95", source="metrics")  # fmt: skip
     assert result.severity == "warning" and result.passed is True
     assert "96.0% of calls at or below the 1000 ms bucket bound (exact)" in result.note
@@ -399,7 +394,7 @@ def test_spans_outside_the_metric_bucket_disagree() -> None:
     bounds = list(contract.DURATION_BUCKETS_S)
     counts = [0] * (len(bounds) + 1)
     counts[bounds.index(1.0)] = 100  # the metric says 0.5–1 s
-    metrics = MetricInputs(mcp_duration=BucketCounts(bounds=bounds, counts=counts))
+    metrics = MetricInputs(mcp_duration=_hist(bounds, counts))
     found = evaluate(flatten([trace(duration_ms=20) for _ in range(30)]), metrics=metrics).disagreements
     assert any(d.what.startswith("overall p95: server spans vs") for d in found)
 
