@@ -11,7 +11,7 @@ import re
 
 from loadtests.errors import ConfigError
 
-__all__ = ("format_duration", "parse_duration")
+__all__ = ("display_duration", "format_duration", "parse_duration")
 
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h|d)")
@@ -65,6 +65,11 @@ def format_duration(seconds: float) -> str:
     if minutes:
         return f"{sign}{minutes}m{secs}"
     return f"{sign}{secs}"
+
+
+def display_duration(seconds: float) -> str:
+    """``format_duration`` rounded for people: tenths of a second above one second, milliseconds below."""
+    return format_duration(round(seconds, 1) if abs(seconds) >= 1 else round(seconds, 3))
 
 
 def _decimal(count: int, unit: int) -> str:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, TypeAlias
 
 import msgspec
 
-from loadtests.durations import format_duration, parse_duration
+from loadtests.durations import display_duration, parse_duration
 from loadtests.errors import ConfigError
 
 __all__ = (
@@ -765,29 +765,29 @@ def describe(scenario: Scenario) -> str:
         if scenario.max_vus > scenario.pre_allocated_vus:
             facts[-1] += f"-{scenario.max_vus}"
     if isinstance(scenario, ConstantArrivalRate):
-        head = f"{scenario.rate / scenario.time_unit:.2f} iterations/s for {format_duration(scenario.duration)}"
+        head = f"{scenario.rate / scenario.time_unit:.2f} iterations/s for {display_duration(scenario.duration)}"
     elif isinstance(scenario, RampingArrivalRate):
         head = (
-            f"Up to {_peak_rate_per_s(scenario):.2f} iterations/s for {format_duration(scenario_length(scenario))} "
+            f"Up to {_peak_rate_per_s(scenario):.2f} iterations/s for {display_duration(scenario_length(scenario))} "
             f"over {len(scenario.stages)} stages"
         )
     elif isinstance(scenario, ConstantVUs):
-        head = f"{scenario.vus} looping VUs for {format_duration(scenario.duration)}"
+        head = f"{scenario.vus} looping VUs for {display_duration(scenario.duration)}"
     elif isinstance(scenario, RampingVUs):
         head = (
-            f"Up to {scenario_max_vus(scenario)} looping VUs for {format_duration(scenario_length(scenario))} "
+            f"Up to {scenario_max_vus(scenario)} looping VUs for {display_duration(scenario_length(scenario))} "
             f"over {len(scenario.stages)} stages"
         )
-        facts.append(f"gracefulRampDown: {format_duration(scenario.graceful_ramp_down)}")
+        facts.append(f"gracefulRampDown: {display_duration(scenario.graceful_ramp_down)}")
     elif isinstance(scenario, PerVUIterations):
         head = f"{scenario.iterations} iterations for each of {scenario.vus} VUs"
-        facts.append(f"maxDuration: {format_duration(scenario.max_duration)}")
+        facts.append(f"maxDuration: {display_duration(scenario.max_duration)}")
     else:
         head = f"{scenario.iterations} iterations shared among {scenario.vus} VUs"
-        facts.append(f"maxDuration: {format_duration(scenario.max_duration)}")
+        facts.append(f"maxDuration: {display_duration(scenario.max_duration)}")
     if scenario.exec != _DEFAULT:
         facts.append(f"exec: {scenario.exec}")
     if scenario.start_time > 0:
-        facts.append(f"startTime: {format_duration(scenario.start_time)}")
-    facts.append(f"gracefulStop: {format_duration(scenario.graceful_stop)}")
+        facts.append(f"startTime: {display_duration(scenario.start_time)}")
+    facts.append(f"gracefulStop: {display_duration(scenario.graceful_stop)}")
     return f"{head} ({', '.join(facts)})"

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import aiomultiprocess
 import msgspec
 
-from loadtests.durations import format_duration
+from loadtests.durations import display_duration
 from loadtests.engine import wire
 from loadtests.engine.context import set_registry, use_vu
 from loadtests.engine.script import load_script, script_frame
@@ -182,7 +182,7 @@ class Coordinator:
             f"     target: {config.mcp_url}",
             f"     run id: {config.run_id}",
             f"  scenarios: {len(options.scenarios)} scenario{'s' if len(options.scenarios) != 1 else ''}, "
-            f"{max_vus(options)} max VUs, {format_duration(max_duration(options))} max duration "
+            f"{max_vus(options)} max VUs, {display_duration(max_duration(options))} max duration "
             "(incl. graceful stop):",
         ]
         lines += [f"           * {name}: {describe(scenario)}" for name, scenario in options.scenarios.items()]

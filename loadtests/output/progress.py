@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
@@ -15,7 +16,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from loadtests.durations import format_duration
+from loadtests.durations import display_duration, format_duration
 
 if TYPE_CHECKING:
     from loadtests.engine.coordinator import Coordinator
@@ -38,22 +39,23 @@ class ScenarioLine:
 
 
 class _Rates:
-    """Requests/s per scenario from the change of the cumulative count between two ticks."""
+    """Requests/s per scenario over the last ``window_s`` seconds.
 
-    def __init__(self) -> None:
-        self._last: dict[str, tuple[float, int]] = {}
-        self._rate: dict[str, float] = {}
+    Counts arrive once a second per worker, so a rate over the last tick alone jumps between 0, 1× and 2× the real
+    one; a few seconds of history smooth that out.
+    """
+
+    def __init__(self, window_s: float = 5.0) -> None:
+        self._window = window_s
+        self._history: dict[str, deque[tuple[float, int]]] = {}
 
     def update(self, name: str, count: int, now: float) -> float:
-        previous = self._last.get(name)
-        if previous is None:
-            self._last[name] = (now, count)
-            return 0.0
-        then, old = previous
-        if now - then >= 1.0:
-            self._rate[name] = (count - old) / (now - then)
-            self._last[name] = (now, count)
-        return self._rate.get(name, 0.0)
+        history = self._history.setdefault(name, deque())
+        history.append((now, count))
+        while len(history) > 2 and now - history[1][0] >= self._window:
+            history.popleft()
+        then, old = history[0]
+        return (count - old) / (now - then) if now - then >= 1.0 else 0.0
 
 
 def scenario_lines(coordinator: Coordinator, rates: _Rates) -> list[ScenarioLine]:
@@ -104,7 +106,7 @@ def scenario_lines(coordinator: Coordinator, rates: _Rates) -> list[ScenarioLine
 def _plain(line: ScenarioLine) -> str:
     p95 = f"{line.p95_ms:.1f}ms" if line.p95_ms is not None else "-"
     return (
-        f"{line.name}: {line.state} {format_duration(round(line.elapsed_s))}/{format_duration(line.total_s)} "
+        f"{line.name}: {line.state} {format_duration(round(line.elapsed_s))}/{display_duration(line.total_s)} "
         f"vus={line.busy}/{line.allocated} reqs={line.requests} {line.rps:.1f}/s errors={line.errors} p95={p95}"
     )
 
@@ -151,7 +153,7 @@ class Progress:
     def _table(self, coordinator: Coordinator, lines: list[ScenarioLine]) -> Table:
         table = Table(
             title=f"run {coordinator.config.run_id}  {format_duration(round(coordinator.elapsed))} / "
-            f"{format_duration(coordinator.total_s)}",
+            f"{display_duration(coordinator.total_s)}",
             title_justify="left",
         )
         for column in ("scenario", "state", "time", "VUs busy/alloc", "requests", "req/s", "errors", "p95"):
@@ -160,7 +162,7 @@ class Progress:
             table.add_row(
                 line.name,
                 line.state,
-                f"{format_duration(round(line.elapsed_s))}/{format_duration(line.total_s)}",
+                f"{format_duration(round(line.elapsed_s))}/{display_duration(line.total_s)}",
                 f"{line.busy}/{line.allocated}",
                 str(line.requests),
                 f"{line.rps:.1f}",
