@@ -22,7 +22,16 @@ from loadtests.validate.sources.base import BucketHistogram, GaugeSamples, Group
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ("Point", "counter_increase", "gauge_samples", "group_key", "histogram_increase", "label_text", "matches")
+__all__ = (
+    "Point",
+    "PointMetrics",
+    "counter_increase",
+    "gauge_samples",
+    "group_key",
+    "histogram_increase",
+    "label_text",
+    "matches",
+)
 
 PointKind = Literal["histogram", "sum", "gauge"]
 
@@ -184,3 +193,37 @@ def gauge_samples(
     for samples in out.values():
         samples.sort()
     return out
+
+
+class PointMetrics:
+    """The metric half of a source whose metric points come as raw ``Point``s (the store, OTLP files).
+
+    A subclass provides ``_points(metric, start_ns, end_ns)`` and a ``_queries`` list; the increase arithmetic is
+    this module's, the same for both.
+    """
+
+    _queries: list[str]
+
+    def _points(self, metric: str, start_ns: int, end_ns: int) -> list[Point]:
+        raise NotImplementedError
+
+    def histogram(
+        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
+    ) -> dict[GroupKey, BucketHistogram]:
+        points = self._points(metric, start_ns, end_ns)
+        return histogram_increase(metric, points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
+
+    def counter(
+        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
+    ) -> dict[GroupKey, float]:
+        points = self._points(metric, start_ns, end_ns)
+        return counter_increase(points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
+
+    def gauge(
+        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
+    ) -> dict[GroupKey, GaugeSamples]:
+        points = self._points(metric, start_ns, end_ns)
+        return gauge_samples(points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
+
+    def queries(self) -> list[str]:
+        return list(self._queries)

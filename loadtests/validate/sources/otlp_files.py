@@ -35,18 +35,15 @@ from loadtests.validate.sources._otlp import (
 from loadtests.validate.sources._series import (
     Point,
     PointKind,
-    counter_increase,
-    gauge_samples,
-    histogram_increase,
+    PointMetrics,
     label_text,
 )
 from loadtests.validate.sources.base import SourceError
 from otel.contract import RUN_ID
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Iterator
 
-    from loadtests.validate.sources.base import BucketHistogram, GaugeSamples, GroupKey
     from loadtests.validate.spans import SpanRecord
 
 __all__ = ("OtlpFileSource",)
@@ -97,7 +94,7 @@ class _FirstCopies:
         return sorted((*self.by_span.values(), *self.shared.values()), key=_START_ORDER)
 
 
-class OtlpFileSource:
+class OtlpFileSource(PointMetrics):
     """Spans and metrics of OTLP JSON-lines files; every call re-reads the files (they may still grow).
 
     Metric queries re-read only the metric lines of a file that has not changed since the last one.
@@ -300,27 +297,6 @@ class OtlpFileSource:
                 monotonic=monotonic,
                 value=float(value or 0),
             )
-
-    def histogram(
-        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
-    ) -> dict[GroupKey, BucketHistogram]:
-        points = self._points(metric, start_ns, end_ns)
-        return histogram_increase(metric, points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
-
-    def counter(
-        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
-    ) -> dict[GroupKey, float]:
-        points = self._points(metric, start_ns, end_ns)
-        return counter_increase(points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
-
-    def gauge(
-        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
-    ) -> dict[GroupKey, GaugeSamples]:
-        points = self._points(metric, start_ns, end_ns)
-        return gauge_samples(points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
-
-    def queries(self) -> list[str]:
-        return list(self._queries)
 
     def close(self) -> None:
         """Nothing is held open between calls."""

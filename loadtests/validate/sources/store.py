@@ -23,9 +23,7 @@ import msgspec
 from loadtests.validate.formats import KINDS
 from loadtests.validate.sources._series import (
     Point,
-    counter_increase,
-    gauge_samples,
-    histogram_increase,
+    PointMetrics,
     label_text,
 )
 from loadtests.validate.sources.base import SourceError
@@ -36,9 +34,8 @@ from otel.receiver.store import StoreError
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable
 
-    from loadtests.validate.sources.base import BucketHistogram, GaugeSamples, GroupKey
 
 __all__ = ("StoreSource", "default_store_path")
 
@@ -51,7 +48,7 @@ def default_store_path() -> Path:
     return Path(os.environ.get("PP_RECEIVER_STORE") or ReceiverSettings().receiver_store)
 
 
-class StoreSource:
+class StoreSource(PointMetrics):
     """A read-only view of one store file; safe to use while a receiver still writes it."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, baseline_lookback_s: float = 300.0) -> None:
@@ -98,27 +95,6 @@ class StoreSource:
             if point is not None:
                 points.append(point)
         return points
-
-    def histogram(
-        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
-    ) -> dict[GroupKey, BucketHistogram]:
-        points = self._points(metric, start_ns, end_ns)
-        return histogram_increase(metric, points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
-
-    def counter(
-        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
-    ) -> dict[GroupKey, float]:
-        points = self._points(metric, start_ns, end_ns)
-        return counter_increase(points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
-
-    def gauge(
-        self, metric: str, *, by: Sequence[str], start_ns: int, end_ns: int, where: Mapping[str, str] | None = None
-    ) -> dict[GroupKey, GaugeSamples]:
-        points = self._points(metric, start_ns, end_ns)
-        return gauge_samples(points, by=by, start_ns=start_ns, end_ns=end_ns, where=where)
-
-    def queries(self) -> list[str]:
-        return list(self._queries)
 
     def close(self) -> None:
         if self._conn is not None:
