@@ -1,8 +1,9 @@
 """The SDK MeterProvider every process uses: bucket Views at the targets, OTLP push, Prometheus text, process metrics.
 
-Metrics stay on the SDK: an instrument update is a dict lookup and an add, nothing like a span's cost, and the SDK's
-aggregation is exactly what must not be re-invented. Histograms named in ``contract.DURATION_HISTOGRAMS`` get the
-contract's bounds, so the share of requests under each target (0.2, 0.5, 1, 2 s) is exact. Each provider gets its
+Metrics stay on the SDK, except the contract's duration histograms: they are recorded four times per traced tool
+call, so ``otel.durations`` aggregates them off the SDK's path and this module's reader joins them to every
+collection. They get the contract's bounds (so do SDK histograms of the same names, by View), so the share of
+requests under each target (0.2, 0.5, 1, 2 s) is exact. Each provider gets its
 own Prometheus ``CollectorRegistry`` (not the process-global one), so tests can run several side by side.
 """
 
@@ -41,6 +42,7 @@ from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, V
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from otel import contract
+from otel.durations import DurationStore, LeanMeterProvider
 from otel.tracing.ratelimit import rate_limit_loggers
 
 if TYPE_CHECKING:
@@ -81,8 +83,12 @@ def duration_views() -> list[View]:
 
 def build_meter_provider(
     settings: TelemetrySettings, resource: Resource, registry: CollectorRegistry
-) -> tuple[MeterProvider, FinalExportGuard | None]:
-    """The provider, and the OTLP exporter's guard (None without OTLP push) to call ``closing()`` on at shutdown."""
+) -> tuple[LeanMeterProvider, FinalExportGuard | None]:
+    """The provider, and the OTLP exporter's guard (None without OTLP push) to call ``closing()`` on at shutdown.
+
+    The SDK provider sits behind a ``LeanMeterProvider``: the contract's duration histograms, recorded on every
+    request, are aggregated by ``otel.durations`` and joined to each collection by the reader.
+    """
     exporter: MetricExporter | None = None
     guard: FinalExportGuard | None = None
     if settings.metrics_exporter == "otlp":
@@ -95,12 +101,14 @@ def build_meter_provider(
         )
         exporter = guard = FinalExportGuard(otlp, settings.metrics_url)
         rate_limit_loggers(*_NOISY_LOGGERS)
+    durations = DurationStore()
     readers: list[MetricReader] = [
         ScrapeAndPushReader(
             registry,
             exporter,
             interval_ms=settings.metric_export_interval_ms,
             timeout_ms=settings.metric_export_timeout_ms,
+            extra=lambda data: durations.merge_into(data, resource),
         )
     ]
     # Exemplars off: with every request sampled, offering each measurement to an exemplar reservoir was a visible
@@ -112,7 +120,7 @@ def build_meter_provider(
         shutdown_on_exit=False,
         exemplar_filter=AlwaysOffExemplarFilter(),
     )
-    return provider, guard
+    return LeanMeterProvider(provider, durations), guard
 
 
 class ScrapeAndPushReader(PrometheusMetricReader):
@@ -123,13 +131,21 @@ class ScrapeAndPushReader(PrometheusMetricReader):
     this machine, half of it for the second copy. Both outputs are cumulative, so one storage serves them: a scrape
     collects into the Prometheus collector as before, and a background thread collects every ``interval_ms`` and
     hands the same kind of snapshot to the OTLP exporter instead (the thread-local flag says which caller asked).
+    ``extra`` joins measurements aggregated outside the SDK (``otel.durations``) to every snapshot, either way.
     """
 
     def __init__(
-        self, registry: CollectorRegistry, exporter: MetricExporter | None, *, interval_ms: float, timeout_ms: float
+        self,
+        registry: CollectorRegistry,
+        exporter: MetricExporter | None,
+        *,
+        interval_ms: float,
+        timeout_ms: float,
+        extra: Callable[[MetricsData | None], MetricsData | None] | None = None,
     ) -> None:
         super().__init__(registry=registry)
         self._exporter = exporter
+        self._extra = extra
         self._interval_s = interval_ms / 1000
         self._timeout_ms = timeout_ms
         self._pushing = threading.local()
@@ -140,6 +156,8 @@ class ScrapeAndPushReader(PrometheusMetricReader):
             self._thread.start()
 
     def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> None:
+        if self._extra is not None:
+            metrics_data = self._extra(metrics_data)  # type: ignore[assignment]
         if getattr(self._pushing, "active", False):
             if metrics_data is not None and self._exporter is not None:
                 self._exporter.export(metrics_data, timeout_millis=timeout_millis)

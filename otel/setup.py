@@ -18,7 +18,6 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.sdk.version import __version__ as sdk_version
@@ -27,6 +26,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from prometheus_client import CollectorRegistry
 
 from otel import contract
+from otel.durations import LeanMeterProvider
 from otel.metrics import (
     FinalExportGuard,
     ProcessMetrics,
@@ -113,7 +113,7 @@ class Telemetry:
         if self._metrics_guard is not None:
             self._metrics_guard.closing()
         try:
-            if isinstance(self.meter_provider, MeterProvider):
+            if isinstance(self.meter_provider, LeanMeterProvider):
                 self.meter_provider.shutdown(timeout_millis=timeout_ms)
         except Exception:
             logger.exception("meter provider shutdown failed")
