@@ -71,7 +71,7 @@ bench-loadgen *ARGS:
 bench-retrieval *ARGS:
     python -m services.retrieval.bench {{ARGS}}
 
-# Benchmark a cached MCP tools/call through gateway and retrieval (both on one core, load on the other)
+# What tracing costs: a cached MCP tools/call through both services, every telemetry variant side by side on one core
 [group('bench')]
 bench-gateway *ARGS:
     python -m services.gateway.bench {{ARGS}}

@@ -14,13 +14,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 __all__ = (
+    "child_pids",
     "closed_loop",
+    "cpu_seconds",
     "line",
     "open_loop",
     "percentile",
@@ -28,6 +31,8 @@ __all__ = (
     "request_bytes",
     "start_service",
 )
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def percentile(samples: Sequence[float], p: float) -> float:
@@ -169,7 +174,8 @@ def pin(cpu: int) -> None:
 def start_service(module: str, env: Mapping[str, str], ready_url: str, cpu: int | None = 0) -> subprocess.Popen[bytes]:
     """Start ``python -m module`` and wait until ``ready_url`` answers 200; then pin it (not its children) to ``cpu``.
 
-    Pinning after start-up leaves processes the service spawned while starting (the span exporter) free to run on
+    Every thread is pinned (affinity is per thread, and the service's background threads exist by now), so the
+    service's whole CPU is on ``cpu``. Processes it spawned while starting (the span exporter) stay free to run on
     the other core, as they would beside a real collector.
     """
     proc = subprocess.Popen([sys.executable, "-m", module], env={**os.environ, **env})
@@ -178,11 +184,37 @@ def start_service(module: str, env: Mapping[str, str], ready_url: str, cpu: int 
         with contextlib.suppress(OSError), urllib.request.urlopen(ready_url, timeout=1) as response:
             if response.status == 200:
                 if cpu is not None:
-                    with contextlib.suppress(OSError):
-                        os.sched_setaffinity(proc.pid, {cpu})
+                    for thread in _threads(proc.pid):
+                        with contextlib.suppress(OSError):
+                            os.sched_setaffinity(thread, {cpu})
                 return proc
         if proc.poll() is not None:
             raise SystemExit(f"{module} failed to start (exit {proc.returncode})")
         time.sleep(0.1)
     proc.kill()
     raise SystemExit(f"{module} not ready in 60 s")
+
+
+def _threads(pid: int) -> list[int]:
+    try:
+        return [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:  # not Linux: the process as a whole
+        return [pid]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads included (Linux ``/proc``; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text("ascii").rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def child_pids(pid: int) -> list[int]:
+    """The processes ``pid`` started that are still running (Linux ``/proc``; empty elsewhere)."""
+    children: list[int] = []
+    for thread in _threads(pid):
+        with contextlib.suppress(OSError):
+            children += [int(child) for child in Path(f"/proc/{pid}/task/{thread}/children").read_text().split()]
+    return children
