@@ -121,9 +121,13 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                 trace_ids = asyncio.run(_call(stack.mcp_url, run_id))
 
                 def all_scraped() -> int | None:
+                    # every call, and a scrape of each service inside the window (the calls can take less than
+                    # one scrape interval, so the gateway's scrape alone does not imply the retrieval's)
                     now = time.time_ns()
                     found = probe.histogram(MCP_SERVER_DURATION, by=(), start_ns=start_ns, end_ns=now)
-                    return now if found and found[()].count == len(CALLS) else None
+                    memory = probe.gauge("process.memory.usage", by=("service.name",), start_ns=start_ns, end_ns=now)
+                    scraped = set(memory) == {(GATEWAY_SERVICE,), (RETRIEVAL_SERVICE,)}
+                    return now if scraped and found and found[()].count == len(CALLS) else None
 
                 prometheus_end_ns = _wait_for(all_scraped, "every call in Prometheus", prometheus)
             stack.stop()
