@@ -1,10 +1,10 @@
-"""The SDK MeterProvider every process uses: bucket Views at the targets, OTLP push, Prometheus text, process metrics.
+"""The meter provider every process uses: one reader for OTLP push and Prometheus text, process metrics.
 
 Metrics stay on the SDK, except the contract's duration histograms: they are recorded four times per traced tool
-call, so ``otel.durations`` aggregates them off the SDK's path and this module's reader joins them to every
-collection. They get the contract's bounds (so do SDK histograms of the same names, by View), so the share of
-requests under each target (0.2, 0.5, 1, 2 s) is exact. Each provider gets its
-own Prometheus ``CollectorRegistry`` (not the process-global one), so tests can run several side by side.
+call, so ``otel.durations`` aggregates them off the SDK's path (with the contract's bucket bounds, so the share of
+requests under each target, 0.2, 0.5, 1 and 2 s, is exact) and this module's reader joins them to every collection.
+Each provider gets its own Prometheus ``CollectorRegistry`` (not the process-global one), so tests can run several
+side by side.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ from opentelemetry.sdk.metrics.export import (
     MetricReader,
     MetricsData,
 )
-from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from otel import contract
@@ -57,7 +56,6 @@ __all__ = (
     "ProcessMetrics",
     "ScrapeAndPushReader",
     "build_meter_provider",
-    "duration_views",
     "prometheus_text",
     "register_spans_dropped",
 )
@@ -73,12 +71,6 @@ _NOISY_LOGGERS = (
 _MIN_CPU_WINDOW_S = 1.0
 
 logger = logging.getLogger(__name__)
-
-
-def duration_views() -> list[View]:
-    """One View per duration histogram of the contract, with the contract's explicit bucket bounds."""
-    aggregation = ExplicitBucketHistogramAggregation(boundaries=contract.DURATION_BUCKETS_S)
-    return [View(instrument_name=name, aggregation=aggregation) for name in contract.DURATION_HISTOGRAMS]
 
 
 def build_meter_provider(
@@ -116,7 +108,6 @@ def build_meter_provider(
     provider = MeterProvider(
         metric_readers=readers,
         resource=resource,
-        views=duration_views(),
         shutdown_on_exit=False,
         exemplar_filter=AlwaysOffExemplarFilter(),
     )
