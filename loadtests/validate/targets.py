@@ -55,7 +55,6 @@ __all__ = (
     "effective_targets",
     "load_config",
     "margin",
-    "not_applicable",
 )
 
 Op = Literal["<", "<=", ">", ">="]
@@ -291,60 +290,14 @@ def check(
     needed: int = 0,
     severity: Severity = "error",
     note: str = "",
+    inapplicable: str | None = None,
 ) -> TargetResult:
-    """One target's result; ``observed`` None (no data) or fewer than ``needed`` samples: not evaluable (a warning)."""
-    if observed is None or samples < needed:
-        if observed is None:
-            why = "no data"
-        else:
-            why = f"{samples} samples, {needed} needed (the {samples} gave {observed:.4g} {unit})"
-        return TargetResult(
-            id=id,
-            description=description,
-            scope=scope,
-            source=source,
-            observed=None,
-            op=op,
-            bound=bound,
-            unit=unit,
-            passed=None,
-            samples=samples,
-            severity=severity,
-            note=_join(f"not evaluable: {why}", note),
-        )
-    return TargetResult(
-        id=id,
-        description=description,
-        scope=scope,
-        source=source,
-        observed=observed,
-        op=op,
-        bound=bound,
-        unit=unit,
-        passed=_passes(observed, op, bound),
-        margin=margin(observed, op, bound, unit),
-        samples=samples,
-        severity=severity,
-        note=note,
-    )
+    """One target's result; ``observed`` None (no data) or fewer than ``needed`` samples: not evaluable (a warning).
 
-
-def not_applicable(
-    *,
-    id: str,  # noqa: A002
-    description: str,
-    scope: str,
-    source: Source,
-    observed: float | None,
-    op: Op,
-    bound: float,
-    unit: Unit,
-    why: str,
-    samples: int = 0,
-    severity: Severity = "error",
-) -> TargetResult:
-    """A target this run could not show (``applicable=False``): reported with its reason, ignored by the exit code."""
-    return TargetResult(
+    ``inapplicable`` says why this run cannot show the target at all (the scenario never offered it): the result is
+    reported with that reason, marked ``applicable=False`` and ignored by the exit code.
+    """
+    shown = TargetResult(
         id=id,
         description=description,
         scope=scope,
@@ -356,9 +309,18 @@ def not_applicable(
         passed=None,
         samples=samples,
         severity=severity,
-        note=f"not applicable: {why}",
-        applicable=False,
+        note=note,
     )
+    if inapplicable is not None:
+        return msgspec.structs.replace(shown, note=f"not applicable: {inapplicable}", applicable=False)
+    if observed is None or samples < needed:
+        why = (
+            "no data"
+            if observed is None
+            else f"{samples} samples, {needed} needed (the {samples} gave {observed:.4g} {unit})"
+        )
+        return msgspec.structs.replace(shown, observed=None, note=_join(f"not evaluable: {why}", note))
+    return msgspec.structs.replace(shown, passed=_passes(observed, op, bound), margin=margin(observed, op, bound, unit))
 
 
 def _join(*parts: str) -> str:

@@ -9,7 +9,7 @@ import pytest
 from loadtests.validate.baseline import duration_samples
 from loadtests.validate.evaluate import extract_calls
 from loadtests.validate.grading import GRADE_RULE, NO_GRADE, decide, grade, judge
-from loadtests.validate.targets import check, not_applicable
+from loadtests.validate.targets import check
 from loadtests.validate.verdict import BaselineChange, QualityGate, TargetResult
 from tests.unit.loadtests.validate.helpers import flatten, options, summary, trace
 
@@ -59,8 +59,8 @@ def test_no_grade_without_data_or_with_a_failed_error_gate() -> None:
     assert grade([latency(10.0)], [gate(False)]).letter == NO_GRADE
     assert grade([latency(10.0, samples=3)]).letter == NO_GRADE, "not evaluable"
     assert grade([latency(10.0)], [gate(False, "warning")]).letter == "A"
-    na = not_applicable(id="p95", description="d", scope="s", source="client", observed=500.0, op="<", bound=100,
-                        unit="ms", why="w")  # fmt: skip
+    na = check(id="p95", description="d", scope="s", source="client", observed=500.0, op="<", bound=100, unit="ms",
+               inapplicable="w")  # fmt: skip
     assert grade([latency(10.0), na]).letter == "A"
     assert "F if any error-severity target failed" in GRADE_RULE
 
@@ -86,8 +86,8 @@ def test_strict_fails_on_warnings_unevaluable_targets_and_warning_gates() -> Non
 
 
 def test_targets_that_do_not_apply_never_fail_even_strictly() -> None:
-    na = not_applicable(id="throughput_min", description="d", scope="phase:load", source="client", observed=5.0,
-                        op=">=", bound=10, unit="rps", why="the scenario offered 5 RPS")  # fmt: skip
+    na = check(id="throughput_min", description="d", scope="phase:load", source="client", observed=5.0, op=">=",
+               bound=10, unit="rps", inapplicable="the scenario offered 5 RPS")  # fmt: skip
     assert decide([latency(10.0), na], strict=True) == (True, 0)
 
 

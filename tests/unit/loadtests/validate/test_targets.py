@@ -17,7 +17,6 @@ from loadtests.validate.targets import (
     effective_targets,
     load_config,
     margin,
-    not_applicable,
 )
 
 DEFAULT_FILE = Path(targets_module.__file__).with_name("targets.default.toml")
@@ -130,7 +129,7 @@ def test_check_without_data_or_samples_is_not_evaluable() -> None:
 
 
 def test_not_applicable_is_reported_but_marked() -> None:
-    result = not_applicable(id="throughput_min", description="d", scope="phase:load", source="client",
-                            observed=5.0, op=">=", bound=10, unit="rps", why="the scenario offered 5 RPS")  # fmt: skip
-    assert result.applicable is False and result.passed is None and result.observed == 5.0
+    result = check(id="throughput_min", description="d", scope="phase:load", source="client", observed=5.0, op=">=",
+                   bound=10, unit="rps", samples=3, needed=1, inapplicable="the scenario offered 5 RPS")  # fmt: skip
+    assert result.applicable is False and result.passed is None and result.observed == 5.0 and result.samples == 3
     assert result.note == "not applicable: the scenario offered 5 RPS"
