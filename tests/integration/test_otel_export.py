@@ -13,7 +13,6 @@ import sys
 import textwrap
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import psutil
@@ -34,6 +33,7 @@ from otel.tracing.shipper import Shipper
 from otel.tracing.tracer import FastTracerProvider
 from otel.tracing.wire import ExporterConfig
 from tests.support.ports import free_port
+from tests.support.stand_in import Answer, StandInServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -43,7 +43,7 @@ PARENT_ID = 0x00F067AA0BA902B7
 TRACEPARENT = f"00-{TRACE_ID:032x}-{PARENT_ID:016x}-01".encode()
 
 
-class OtlpSink:
+class OtlpSink(StandInServer):
     """Decodes every OTLP/HTTP request it gets; ``refuse`` makes the next requests fail with a status."""
 
     def __init__(self) -> None:
@@ -52,28 +52,11 @@ class OtlpSink:
         self.trace_requests = 0
         self.refusals: list[tuple[int, dict[str, str]]] = []
         self.lock = threading.Lock()
-        sink = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                status, headers = sink.receive(self.path, body)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}"
+    def answer(self, method: str, path: str, body: bytes) -> Answer:
+        status, headers = self.receive(path, body)
+        return Answer(status, headers=headers)
 
     def receive(self, path: str, body: bytes) -> tuple[int, dict[str, str]]:
         with self.lock:
@@ -102,14 +85,10 @@ class OtlpSink:
         with self.lock:
             return {span.name: span for _, _, span in self.spans}
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
 
 @pytest.fixture
 def sink() -> Iterator[OtlpSink]:
-    sink = OtlpSink()
+    sink = OtlpSink().start()
     yield sink
     sink.close()
 

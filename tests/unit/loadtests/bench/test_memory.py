@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import random
-import threading
 import time
 
 import pytest
@@ -19,6 +17,7 @@ from loadtests.bench.memory import (
     worst_verdict,
 )
 from loadtests.bench.result import ResourceSample, ServiceMemory
+from tests.support.stand_in import Answer, StandInServer
 
 # As the services expose it (otel.metrics.ProcessMetrics and retrieval's cache counters), abridged.
 SCOPE = 'otel_scope_name="personal-pipeline",otel_scope_schema_url="",otel_scope_version=""'
@@ -172,27 +171,19 @@ def test_worst_verdict_orders_by_severity():
     assert worst_verdict([]) == "unavailable"
 
 
-class _Metrics(http.server.BaseHTTPRequestHandler):
+class _Metrics(StandInServer):
     rss = 100 * 1024 * 1024
 
-    def do_GET(self):
-        body = f"process_memory_usage_bytes {_Metrics.rss}\nprocess_cpu_utilization 0.5\n".encode()
-        self.send_response(200 if self.path == "/metrics" else 404)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+    def answer(self, method: str, path: str, body: bytes) -> Answer:
+        if path != "/metrics":
+            return Answer(404)
+        text = f"process_memory_usage_bytes {self.rss}\nprocess_cpu_utilization 0.5\n"
+        return Answer(200, text.encode(), "text/plain")
 
 
 def test_the_sampler_scrapes_each_service_until_stopped():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Metrics)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        sampler = MetricsSampler({"gateway": url, "retrieval": "http://127.0.0.1:9"}, interval=0.05)
+    with _Metrics() as server:
+        sampler = MetricsSampler({"gateway": server.url, "retrieval": "http://127.0.0.1:9"}, interval=0.05)
         started = time.time()
         sampler.start()
         deadline = time.monotonic() + 5.0
@@ -207,6 +198,3 @@ def test_the_sampler_scrapes_each_service_until_stopped():
         assert window and all(s.rss_mib == pytest.approx(100.0) and s.cpu == 0.5 for s in window)
         assert sampler.peak("gateway") == pytest.approx(100.0)
         assert sampler.points["retrieval"] == [] and sampler.failures["retrieval"] >= 1
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -10,15 +10,14 @@ routes are the router's plain-text 404 and the v1 JSON API answers instead.
 from __future__ import annotations
 
 import calendar
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
 from loadtests.validate.formats import to_otlp_json
+from tests.support.stand_in import Answer, StandInServer
 
 if TYPE_CHECKING:
     from loadtests.validate.spans import SpanRecord
@@ -74,43 +73,13 @@ def to_jaeger_v1(spans: list[SpanRecord]) -> list[dict[str, Any]]:
     return list(traces.values())
 
 
-class FakeJaeger:
+class FakeJaeger(StandInServer):
     def __init__(self, spans: list[SpanRecord], *, v3: bool = True, honours_attributes: bool = True) -> None:
         self.spans = spans
         self.v3 = v3
         self.honours_attributes = honours_attributes
         self.fail_with: int | None = None
-        self.requests: list[str] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out in two writes
-
-            def do_GET(self) -> None:
-                fake.requests.append(self.path)
-                status, body, content_type = fake.answer(self.path)
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the stdlib's name)
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
-
-    def __enter__(self) -> FakeJaeger:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        super().__init__()
 
     # --- answers --------------------------------------------------------------------------------------------------
 
@@ -136,7 +105,10 @@ class FakeJaeger:
         wanted = set(trace_ids)
         return [span for span in self.spans if span.trace_id in wanted]
 
-    def answer(self, target: str) -> tuple[int, bytes, str]:
+    def answer(self, method: str, path: str, body: bytes) -> Answer:
+        return Answer(*self._route(path))
+
+    def _route(self, target: str) -> tuple[int, bytes, str]:
         if self.fail_with is not None:
             return self.fail_with, b"storage exploded", "text/plain"
         parts = urlsplit(target)

@@ -8,12 +8,12 @@ any other expression is answered by ``canned`` (keyed by the exact PromQL) or wi
 from __future__ import annotations
 
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
+
+from tests.support.stand_in import Answer, StandInServer
 
 __all__ = ("FakePrometheus", "Series")
 
@@ -48,47 +48,22 @@ def _number(value: float) -> str:
     return repr(float(value)) if value != int(value) else str(int(value))
 
 
-class FakePrometheus:
+class FakePrometheus(StandInServer):
     def __init__(self, series: list[Series]) -> None:
         self.series = series
         self.canned: dict[str, list[dict[str, Any]]] = {}
         self.queries: list[str] = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def do_GET(self) -> None:
-                status, doc = fake.answer(self.path)
-                body = msgspec.json.encode(doc)
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the stdlib's name)
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
-
-    def __enter__(self) -> FakePrometheus:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        super().__init__()
 
     @staticmethod
     def _error(message: str) -> tuple[int, dict[str, Any]]:
         return 400, {"status": "error", "errorType": "bad_data", "error": message}
 
-    def answer(self, target: str) -> tuple[int, dict[str, Any]]:
+    def answer(self, method: str, path: str, body: bytes) -> Answer:
+        status, doc = self._route(path)
+        return Answer(status, msgspec.json.encode(doc))
+
+    def _route(self, target: str) -> tuple[int, dict[str, Any]]:
         parts = urlsplit(target)
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
         if parts.path == "/api/v1/label/__name__/values":

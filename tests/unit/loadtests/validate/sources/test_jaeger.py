@@ -67,7 +67,7 @@ def test_a_run_is_found_whole(v3: bool) -> None:
 def test_time_bounds_are_rfc3339_with_nanoseconds() -> None:
     with FakeJaeger(run_traces("r1", 1, T0)) as jaeger, JaegerSource(jaeger.url, window=(T0 + 123, T0 + 456)) as s:
         s.spans_of_run("r1")
-        (target,) = jaeger.requests
+        ((_, target),) = jaeger.requests
         assert "query.start_time_min=2027-01-15T08%3A00%3A00.000000123Z" in target
         assert parse_rfc3339("2027-01-15T08:00:00.000000456Z") == T0 + 456
 
