@@ -26,7 +26,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 import msgspec
 
 from otel.tracing.exporter.http import OtlpHttpClient, backoff_s
-from otel.tracing.exporter.otlp import ScopeTable, encode_request, resource_proto
+from otel.tracing.exporter.otlp import AttributeCache, ScopeTable, encode_request, resource_proto
 from otel.tracing.ratelimit import RateLimitedLog
 from otel.tracing.wire import (
     CONFIG,
@@ -58,6 +58,7 @@ class Exporter:
         self._client = OtlpHttpClient(config.endpoint, config.headers, config.timeout_s, config.compression)
         self._resource = resource_proto(config.resource)
         self._scopes = ScopeTable()
+        self._attributes = AttributeCache()
         self._queue: deque[Any] = deque()
         self._ready = threading.Condition()
         self._interrupt = threading.Event()
@@ -160,7 +161,7 @@ class Exporter:
 
     def _export(self, batch: list[Any]) -> None:
         try:
-            body = encode_request(batch, self._scopes, self._resource)
+            body = encode_request(batch, self._scopes, self._resource, self._attributes)
         except Exception as exc:  # a malformed record must cost its batch, not the process
             self._drop(len(batch), "encode", "cannot encode %d spans: %s", len(batch), exc)
             return

@@ -8,7 +8,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags, TraceState
 
 from otel.tracing.attributes import SpanLimits
-from otel.tracing.exporter.otlp import ScopeTable, encode_request, resource_proto
+from otel.tracing.exporter.otlp import AttributeCache, ScopeTable, _fill_attributes, encode_request, resource_proto
 from otel.tracing.memory import InMemorySpans
 from otel.tracing.sampler import sampler_config
 from otel.tracing.tracer import FastTracerProvider
@@ -94,3 +94,28 @@ def test_dropped_counts_and_out_of_range_integers() -> None:
     (pb,) = encoded(spans, {}).resource_spans[0].scope_spans[0].spans
     assert pb.dropped_attributes_count == 1
     assert pb.attributes[0].value.string_value == str(2**64 - 1), "OTLP integers are int64"
+
+
+def test_cached_attributes_encode_exactly_as_filled_ones() -> None:
+    values: list[object] = ["POST", "", "ü" * 200, True, False, 1, 0, -1, 2**63 - 1, 2**63, 1.0, 0.5, float("inf")]
+    values += [float("nan"), ["a", 1], {"k": [1, 2]}]
+    spans = InMemorySpans()
+    tracer = FastTracerProvider(sampler_config("always_on"), SpanLimits(), spans).get_tracer("t")
+    for round_ in range(3):  # the first round fills the cache, the later ones read it (and a limit of 5 clears it)
+        for i, value in enumerate(values):
+            tracer.start_span(f"{round_}-{i}", attributes={"v": value, "route": "/mcp", "id": str(i)}).end()  # type: ignore[dict-item]
+    scopes = ScopeTable()
+    scopes.update(spans.scopes)
+    cached = ExportTraceServiceRequest.FromString(
+        encode_request(spans.records, scopes, resource_proto({}), AttributeCache(limit=5))
+    )
+    for record, span in zip(spans.records, cached.resource_spans[0].scope_spans[0].spans, strict=True):
+        reference = Span()
+        _fill_attributes(reference.attributes, record[10])
+        assert list(span.attributes) == list(reference.attributes), record[10]
+    by_name = {span.name: span for span in cached.resource_spans[0].scope_spans[0].spans}
+    kinds = [by_name[f"2-{i}"].attributes[0].value.WhichOneof("value") for i in range(5)]
+    assert kinds == ["string_value", "string_value", "string_value", "bool_value", "bool_value"]
+    assert by_name["2-5"].attributes[0].value.int_value == 1, "1 is not True, though 1 == True"
+    assert by_name["2-10"].attributes[0].value.double_value == 1.0, "1.0 is not 1"
+    assert by_name["2-9"].attributes[0].value.string_value == str(2**63)
