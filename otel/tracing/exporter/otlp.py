@@ -1,7 +1,8 @@
 """Span records → an OTLP ``ExportTraceServiceRequest``, built with the official ``opentelemetry.proto`` classes.
 
 Using the generated classes (not a hand-written encoder) keeps the wire format the specification's by construction;
-their cost (~9 µs per span, even filled in place) is why this runs in the exporter process. The mapping: ids as
+their cost (~9 µs per span filled in place, ~4 µs with the attribute cache below) is why this runs in the exporter
+process. The mapping: ids as
 big-endian bytes, ``SpanKind`` = API value + 1, status codes as they are, one resource per request, one
 ``ScopeSpans`` per scope.
 
