@@ -1,8 +1,9 @@
 """The meter provider every process uses: one reader for OTLP push and Prometheus text, process metrics.
 
 Metrics stay on the SDK, except the contract's duration histograms: they are recorded four times per traced tool
-call, so ``otel.durations`` aggregates them off the SDK's path (with the contract's bucket bounds, so the share of
-requests under each target, 0.2, 0.5, 1 and 2 s, is exact) and this module's reader joins them to every collection.
+call, so ``otel.durations`` aggregates them off the SDK's path and this module's reader joins them to every
+collection (``PP_METER_PROVIDER=sdk`` leaves them to the SDK, with Views). Either way they get the contract's bucket
+bounds, so the share of requests under each target (0.2, 0.5, 1 and 2 s) is exact.
 Each provider gets its own Prometheus ``CollectorRegistry`` (not the process-global one), so tests can run several
 side by side.
 """
@@ -38,6 +39,7 @@ from opentelemetry.sdk.metrics.export import (
     MetricReader,
     MetricsData,
 )
+from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from otel import contract
@@ -56,6 +58,7 @@ __all__ = (
     "ProcessMetrics",
     "ScrapeAndPushReader",
     "build_meter_provider",
+    "duration_views",
     "prometheus_text",
     "register_spans_dropped",
 )
@@ -73,13 +76,20 @@ _MIN_CPU_WINDOW_S = 1.0
 logger = logging.getLogger(__name__)
 
 
+def duration_views() -> list[View]:
+    """For an SDK-only provider: the contract's bucket bounds on its duration histograms."""
+    aggregation = ExplicitBucketHistogramAggregation(boundaries=contract.DURATION_BUCKETS_S)
+    return [View(instrument_name=name, aggregation=aggregation) for name in contract.DURATION_HISTOGRAMS]
+
+
 def build_meter_provider(
     settings: TelemetrySettings, resource: Resource, registry: CollectorRegistry
-) -> tuple[LeanMeterProvider, FinalExportGuard | None]:
+) -> tuple[LeanMeterProvider | MeterProvider, FinalExportGuard | None]:
     """The provider, and the OTLP exporter's guard (None without OTLP push) to call ``closing()`` on at shutdown.
 
-    The SDK provider sits behind a ``LeanMeterProvider``: the contract's duration histograms, recorded on every
-    request, are aggregated by ``otel.durations`` and joined to each collection by the reader.
+    By default (``PP_METER_PROVIDER=lean``) the SDK provider sits behind a ``LeanMeterProvider``: the contract's
+    duration histograms, recorded on every request, are aggregated by ``otel.durations`` and joined to each
+    collection by the reader. With ``sdk`` every instrument is the SDK's and Views set the contract's bounds.
     """
     exporter: MetricExporter | None = None
     guard: FinalExportGuard | None = None
@@ -93,6 +103,7 @@ def build_meter_provider(
         )
         exporter = guard = FinalExportGuard(otlp, settings.metrics_url)
         rate_limit_loggers(*_NOISY_LOGGERS)
+    lean = settings.meter_provider == "lean"
     durations = DurationStore()
     readers: list[MetricReader] = [
         ScrapeAndPushReader(
@@ -100,7 +111,7 @@ def build_meter_provider(
             exporter,
             interval_ms=settings.metric_export_interval_ms,
             timeout_ms=settings.metric_export_timeout_ms,
-            extra=lambda data: durations.merge_into(data, resource),
+            extra=(lambda data: durations.merge_into(data, resource)) if lean else None,
         )
     ]
     # Exemplars off: with every request sampled, offering each measurement to an exemplar reservoir was a visible
@@ -108,10 +119,11 @@ def build_meter_provider(
     provider = MeterProvider(
         metric_readers=readers,
         resource=resource,
+        views=[] if lean else duration_views(),
         shutdown_on_exit=False,
         exemplar_filter=AlwaysOffExemplarFilter(),
     )
-    return LeanMeterProvider(provider, durations), guard
+    return (LeanMeterProvider(provider, durations) if lean else provider), guard
 
 
 class ScrapeAndPushReader(PrometheusMetricReader):

@@ -1,4 +1,4 @@
-"""Telemetry settings: the standard ``OTEL_*`` variables plus our ``PP_TRACER_PROVIDER`` and ``PP_SPAN_*``.
+"""Telemetry settings: the standard ``OTEL_*`` variables plus our ``PP_*_PROVIDER`` choices and ``PP_SPAN_*``.
 
 ``otel`` imports nothing of ``services``, so it cannot use the services' ``PP_``-prefix loader; and the standard
 variables share no prefix anyway. Each field therefore names its variable(s) in ``ENV_VARS``. Values are converted
@@ -68,6 +68,9 @@ class TelemetrySettings(msgspec.Struct, kw_only=True, frozen=True):
     link_attribute_count_limit: int = 128
     tracer_provider: Literal["fast", "sdk"] = "fast"
     """``PP_TRACER_PROVIDER``: ``fast`` keeps SDK objects off the request path (reference/otel-cost.md)."""
+    meter_provider: Literal["lean", "sdk"] = "lean"
+    """``PP_METER_PROVIDER``: ``lean`` aggregates the contract's duration histograms off the SDK (otel/durations.py);
+    ``sdk`` leaves every instrument to the SDK (the contract's bounds then come from Views)."""
     span_buffer: int = 65_536
     """``PP_SPAN_BUFFER``: spans held in process (and again in the exporter) before new ones are dropped."""
     span_batch: int = 512
@@ -144,6 +147,7 @@ ENV_VARS: Final[Mapping[str, tuple[str, ...]]] = {
     "event_attribute_count_limit": ("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT",),
     "link_attribute_count_limit": ("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT",),
     "tracer_provider": ("PP_TRACER_PROVIDER",),
+    "meter_provider": ("PP_METER_PROVIDER",),
     "span_buffer": ("PP_SPAN_BUFFER",),
     "span_batch": ("PP_SPAN_BATCH",),
     "span_flush_interval_ms": ("PP_SPAN_FLUSH_INTERVAL_MS",),

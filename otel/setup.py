@@ -18,6 +18,7 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
 from opentelemetry.sdk.version import __version__ as sdk_version
@@ -113,7 +114,7 @@ class Telemetry:
         if self._metrics_guard is not None:
             self._metrics_guard.closing()
         try:
-            if isinstance(self.meter_provider, LeanMeterProvider):
+            if isinstance(self.meter_provider, LeanMeterProvider | MeterProvider):
                 self.meter_provider.shutdown(timeout_millis=timeout_ms)
         except Exception:
             logger.exception("meter provider shutdown failed")

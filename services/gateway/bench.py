@@ -1,10 +1,11 @@
 """``python -m services.gateway.bench``: what tracing costs a cached MCP ``tools/call`` through both services.
 
 Telemetry variants (``--variants``; the first is the baseline of the ratios): ``untraced`` (``OTEL_SDK_DISABLED``:
-no traces, no metrics), ``fast`` (the default tracer provider, 100 %), ``fast10`` (10 % head sampling), ``sdk``
-(the OpenTelemetry SDK tracer provider, 100 %). Traced variants export to an embedded receiver
-(``python -m otel.receiver``) on CPU 1, where this process also runs; every service (gateway and retrieval, one
-uvicorn worker each, every thread) is pinned to CPU 0. Calls hit the gateway's MCP endpoint as an MCP client's do.
+no traces, no metrics), ``fast`` (the default providers, 100 %), ``fast10`` (10 % head sampling), ``sdk`` (the
+OpenTelemetry SDK throughout: its tracer provider at 100 %, its meter provider for every instrument). Traced
+variants export to an embedded receiver (``python -m otel.receiver``) on CPU 1, where this process also runs; every
+service (gateway and retrieval, one uvicorn worker each, every thread) is pinned to CPU 0. Calls hit the gateway's
+MCP endpoint as an MCP client's do.
 
 Side by side (the default, and the figures to quote): every variant's pair of services runs at the same time on
 CPU 0, each driven by its own closed loop of 32 requests in flight, for ``--reps`` windows. The figure is the
@@ -57,7 +58,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "untraced": {"OTEL_SDK_DISABLED": "true"},
     "fast": {},
     "fast10": {"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
-    "sdk": {"PP_TRACER_PROVIDER": "sdk"},
+    "sdk": {"PP_TRACER_PROVIDER": "sdk", "PP_METER_PROVIDER": "sdk"},
 }
 
 

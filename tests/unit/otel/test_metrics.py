@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
+import msgspec
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.trace import NoOpTracerProvider
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 
 from otel import Telemetry, TelemetrySettings, setup_telemetry
 from otel.contract import DURATION_BUCKETS_S, HTTP_SERVER_DURATION, MCP_SERVER_DURATION
+from otel.durations import LeanMeterProvider
 from otel.tracing.tracer import FastTracerProvider
 
 if TYPE_CHECKING:
@@ -37,7 +40,12 @@ def bucket_bounds(all_samples: list[Sample], metric: str) -> list[str]:
     return [sample.labels["le"] for sample in all_samples if sample.name == f"{metric}_bucket"]
 
 
-def test_duration_histograms_have_exactly_the_contract_bounds(telemetry: Telemetry) -> None:
+@pytest.mark.parametrize("meter_provider", ["lean", "sdk"])
+def test_duration_histograms_have_exactly_the_contract_bounds(meter_provider: Literal["lean", "sdk"]) -> None:
+    settings = msgspec.structs.replace(OFFLINE, meter_provider=meter_provider)
+    telemetry = setup_telemetry("pp-test", settings=settings, set_global=False)
+    kind = LeanMeterProvider if meter_provider == "lean" else MeterProvider
+    assert isinstance(telemetry.meter_provider, kind)
     meter = telemetry.meter_provider.get_meter("test")
     histogram = meter.create_histogram(HTTP_SERVER_DURATION, unit="s")
     for value in (0.003, 0.15, 0.2, 0.7, 1.5, 30.0):
@@ -59,6 +67,7 @@ def test_duration_histograms_have_exactly_the_contract_bounds(telemetry: Telemet
     }
     assert (counts["0.2"], counts["0.5"], counts["1.0"], counts["2.0"], counts["+Inf"]) == (3, 3, 4, 5, 6)
     assert bucket_bounds(found, "unrelated_duration_seconds") != expected, "only the contract's histograms"
+    telemetry.shutdown()
 
 
 def test_process_metrics_resource_and_dropped_spans_are_exposed(telemetry: Telemetry) -> None:

@@ -1,4 +1,4 @@
-"""Telemetry settings come from the standard OTEL_* variables plus PP_TRACER_PROVIDER / PP_SPAN_*."""
+"""Telemetry settings: the standard OTEL_* variables plus PP_TRACER_PROVIDER, PP_METER_PROVIDER and PP_SPAN_*."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from otel.setup import resource_attributes
 def test_defaults_without_any_variable() -> None:
     settings = load_settings({})
     assert settings == TelemetrySettings()
-    assert settings.tracer_provider == "fast"
+    assert (settings.tracer_provider, settings.meter_provider) == ("fast", "lean")
     assert settings.traces_exporter == settings.metrics_exporter == "otlp"
     assert settings.traces_sampler == "parentbased_always_on"
     assert settings.span_buffer == 65_536
@@ -37,6 +37,7 @@ def test_standard_variables_are_read() -> None:
             "OTEL_BSP_MAX_QUEUE_SIZE": "8192",
             "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "256",
             "PP_TRACER_PROVIDER": "sdk",
+            "PP_METER_PROVIDER": "sdk",
             "PP_SPAN_BUFFER": "1024",
         }
     )
@@ -50,7 +51,7 @@ def test_standard_variables_are_read() -> None:
     assert settings.metric_export_interval_ms == 5000
     assert settings.bsp_max_queue_size == 8192
     assert settings.span_attribute_value_length_limit == 256
-    assert settings.tracer_provider == "sdk"
+    assert settings.tracer_provider == settings.meter_provider == "sdk"
     assert settings.span_buffer == 1024
 
 
@@ -77,6 +78,7 @@ def test_empty_variables_count_as_unset() -> None:
     [
         ("PP_SPAN_BUFFER", "lots"),
         ("PP_TRACER_PROVIDER", "turbo"),
+        ("PP_METER_PROVIDER", "fast"),
         ("OTEL_TRACES_SAMPLER", "sometimes"),
         ("OTEL_TRACES_EXPORTER", "zipkin"),
         ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
