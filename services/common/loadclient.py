@@ -29,7 +29,9 @@ __all__ = (
     "percentile",
     "pin",
     "request_bytes",
+    "start_receiver",
     "start_service",
+    "stop_service",
 )
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -193,6 +195,19 @@ def start_service(module: str, env: Mapping[str, str], ready_url: str, cpu: int 
         time.sleep(0.1)
     proc.kill()
     raise SystemExit(f"{module} not ready in 60 s")
+
+
+def start_receiver(port: int, directory: str | Path, cpu: int = 1) -> subprocess.Popen[bytes]:
+    """An embedded OTLP receiver (``python -m otel.receiver``) storing into ``directory``, for traced benchmarks."""
+    store = str(Path(directory) / "telemetry.sqlite3")
+    env = {"PP_RECEIVER_PORT": str(port), "PP_RECEIVER_STORE": store}
+    return start_service("otel.receiver", env, f"http://127.0.0.1:{port}/ready", cpu=cpu)
+
+
+def stop_service(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then wait for the service's own clean shutdown (it flushes its telemetry on the way out)."""
+    proc.terminate()
+    proc.wait(30)
 
 
 def _threads(pid: int) -> list[int]:

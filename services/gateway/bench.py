@@ -29,7 +29,6 @@ import statistics
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -43,7 +42,9 @@ from services.common.loadclient import (
     open_loop,
     pin,
     request_bytes,
+    start_receiver,
     start_service,
+    stop_service,
 )
 
 if TYPE_CHECKING:
@@ -116,19 +117,14 @@ def start_chain(variant: str, port: int, stack: ExitStack, otlp_endpoint: str, d
         },
         f"http://127.0.0.1:{retrieval_port}/ready",
     )
-    stack.callback(_stop, retrieval)
+    stack.callback(stop_service, retrieval)
     gateway = start_service(
         "services.gateway",
         {**common, "PP_GATEWAY_PORT": str(port), "PP_RETRIEVAL_URL": f"http://127.0.0.1:{retrieval_port}"},
         f"http://127.0.0.1:{port}/ready",
     )
-    stack.callback(_stop, gateway)
+    stack.callback(stop_service, gateway)
     return Chain(variant, port, gateway, retrieval, tool_calls(port, keys))
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    proc.wait(30)
 
 
 @dataclass
@@ -232,13 +228,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     pin(1)
     with tempfile.TemporaryDirectory() as data_dir, ExitStack() as stack:
         receiver_port = args.port + 2 * len(variants)
-        receiver = start_service(
-            "otel.receiver",
-            {"PP_RECEIVER_PORT": str(receiver_port), "PP_RECEIVER_STORE": str(Path(data_dir) / "telemetry.sqlite3")},
-            f"http://127.0.0.1:{receiver_port}/ready",
-            cpu=1,
-        )
-        stack.callback(_stop, receiver)
+        stack.callback(stop_service, start_receiver(receiver_port, data_dir))
         otlp = f"http://127.0.0.1:{receiver_port}"
         with ExitStack() as chains_stack:
             chains = [

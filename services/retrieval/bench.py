@@ -5,6 +5,10 @@
    ``search_runbooks`` path, then an open-loop run at a fixed rate with latency measured from each request's
    intended send time (so a stall shows up as latency instead of as fewer requests).
 
+The service runs untraced (``OTEL_SDK_DISABLED``): this measures retrieval itself, and with no collector to talk to
+its exporter would only retry and drop. ``--traced`` starts an embedded receiver on CPU 1 and traces every request;
+what tracing costs is ``python -m services.gateway.bench``'s subject.
+
 The HTTP client is ``services.common.loadclient``: a general-purpose client would measure itself.
 """
 
@@ -15,13 +19,23 @@ import asyncio
 import os
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
 import uvloop
 
-from services.common.loadclient import closed_loop, line, open_loop, pin, request_bytes, start_service
+from services.common.loadclient import (
+    closed_loop,
+    line,
+    open_loop,
+    pin,
+    request_bytes,
+    start_receiver,
+    start_service,
+    stop_service,
+)
 from services.retrieval.cache import MemoryCache, TieredCache
 from services.retrieval.corpus.loader import load_corpus
 from services.retrieval.feedback import FeedbackStore
@@ -102,23 +116,26 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each HTTP run")
     parser.add_argument("--rate", type=float, default=500.0, help="open-loop arrival rate (req/s)")
     parser.add_argument("--keys", type=int, default=60, help="distinct queries in the mix")
-    parser.add_argument("--port", type=int, default=18081)
+    parser.add_argument("--port", type=int, default=18081, help="retrieval's port (the receiver takes the next one)")
+    parser.add_argument("--traced", action="store_true", help="trace every request, exporting to an embedded receiver")
     args = parser.parse_args(argv)
     asyncio.run(in_process(args.keys))
-    with tempfile.TemporaryDirectory() as data_dir:
+    with tempfile.TemporaryDirectory() as data_dir, ExitStack() as stack:
         env = {
             "PP_RETRIEVAL_PORT": str(args.port),
             "PP_DATA_DIR": data_dir,
             "PP_LOG_LEVEL": "WARNING",
             "PP_REDIS_KEY_PREFIX": f"pp:bench:{os.getpid()}:",
+            "OTEL_SDK_DISABLED": "true",
         }
+        if args.traced:
+            receiver_port = args.port + 1
+            stack.callback(stop_service, start_receiver(receiver_port, data_dir))
+            env |= {"OTEL_SDK_DISABLED": "false", "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver_port}"}
         proc = start_service("services.retrieval", env, f"http://127.0.0.1:{args.port}/ready")
-        try:
-            pin(1)
-            uvloop.run(over_http(args.port, args.keys, args.seconds, args.rate))
-        finally:
-            proc.terminate()
-            proc.wait(10)
+        stack.callback(stop_service, proc)
+        pin(1)
+        uvloop.run(over_http(args.port, args.keys, args.seconds, args.rate))
 
 
 if __name__ == "__main__":
